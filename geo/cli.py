@@ -108,7 +108,10 @@ def run(
     column: ColumnOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder.")] = None,
     n: Annotated[int | None, typer.Option(help="Size of the synthetic population.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the synthetic population.")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the synthetic population and of the web map's sample."),
+    ] = None,
     lang: Annotated[str | None, typer.Option(help="Map language: zh or en.")] = None,
 ) -> None:
     """Run the whole job: layers, enterprises, map, GeoPackage and tables.

@@ -54,6 +54,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_folder(path: str | Path, *, marker: str = "manifest.json") -> Iterator[Path]:
     """Yield a temporary folder that replaces ``path`` as a whole on success.
@@ -90,6 +96,8 @@ def atomic_folder(path: str | Path, *, marker: str = "manifest.json") -> Iterato
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        # mkdtemp makes the folder private (0700); the output should follow the umask.
+        os.chmod(tmp, 0o777 & ~_umask())
     except OSError as exc:
         raise OutputError(f"cannot write to {path.parent}: {exc.strerror}", file=path) from exc
     try:

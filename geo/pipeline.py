@@ -1,0 +1,439 @@
+"""``geo run``: compose the steps from a run configuration into one run folder.
+
+The run folder holds every output and a ``manifest.json`` (inputs with
+checksums, parameters, seeds, versions, timings, outputs), written atomically:
+a failed run leaves the previous folder as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geo import __version__
+from geo.crs import parse_coord_system
+from geo.errors import ConfigError
+from geo.export import write_geopackage
+from geo.firms import FirmTable, read_firms
+from geo.industry import load_classification
+from geo.maps import MapRecipe, load_recipe, map_class, save_map, web_map
+from geo.outputs import atomic_folder, atomic_path
+from geo.seed import BASE_SIZE, generate_firms
+from geo.zones import assign_points, load_layer, study_area
+
+DEFAULT_SEED = 20261122
+DEFAULT_ZONES = {"districts": "districts", "platforms": "platforms", "towns": "towns"}
+SYNTHETIC_NOTE_ZH = "合成数据：企业为模拟生成，非真实登记信息"
+SYNTHETIC_NOTE_EN = "Synthetic data: the enterprises are simulated, not a real register"
+
+
+@dataclass
+class RunConfig:
+    """Everything ``geo run`` needs; the TOML file mirrors these fields.
+
+    Attributes
+    ----------
+    firms : Path or None
+        Enterprise file; None uses the synthetic seed population.
+    coords : str
+        Coordinate system of ``firms`` (wgs84, gcj02, bd09, cgcs2000, EPSG code).
+    columns : dict
+        Schema name to file column, for headers that are not recognised.
+    encoding, sheet, layer : str or None
+        Reader options for CSV, XLSX and multi-layer files.
+    seed_n, seed : int
+        Size and seed of the synthetic population; ``seed`` also draws the
+        web map's sample when there are too many enterprises to show all.
+    zones : dict
+        Zone layer name to a bundled layer name or a file; ``districts`` is
+        required (it defines the study area).
+    analysis_crs : str
+        Projected CRS in metres for distances and areas.
+    classification : Path or None
+        A user's industry classification table (same columns as the bundled one).
+    output : Path
+        Run folder.
+    lang : str
+        Language of the map, ``zh`` or ``en``.
+    recipe : str
+        Map recipe name or file.
+    """
+
+    firms: Path | None = None
+    coords: str = "wgs84"
+    columns: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None
+    sheet: str | None = None
+    layer: str | None = None
+    seed_n: int = BASE_SIZE
+    seed: int = DEFAULT_SEED
+    zones: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ZONES))
+    analysis_crs: str = "EPSG:4549"
+    classification: Path | None = None
+    output: Path = Path("geo-out")
+    lang: str = "zh"
+    recipe: str = "default"
+
+
+# TOML layout: section -> {key: RunConfig field}
+_TOML_KEYS = {
+    "inputs": {
+        "firms": "firms",
+        "coords": "coords",
+        "columns": "columns",
+        "encoding": "encoding",
+        "sheet": "sheet",
+        "layer": "layer",
+        "classification": "classification",
+    },
+    "seed": {"n": "seed_n", "seed": "seed"},
+    "zones": None,  # free-form: layer name -> bundled name or file
+    "crs": {"analysis": "analysis_crs"},
+    "output": {"folder": "output", "lang": "lang", "recipe": "recipe"},
+}
+_PATH_FIELDS = {"firms", "classification", "output"}
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a run configuration (TOML); relative paths are relative to the file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+
+    Returns
+    -------
+    RunConfig
+
+    Raises
+    ------
+    ConfigError
+        For a missing file, invalid TOML, or an unknown section or key.
+
+    Examples
+    --------
+    A configuration that runs on a user's register in GCJ-02::
+
+        [inputs]
+        firms = "firms.csv"
+        coords = "gcj02"
+        [output]
+        folder = "out"
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"run configuration not found: {path}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"invalid TOML: {exc}", file=path) from exc
+    base = path.resolve().parent
+    config = RunConfig()
+    for section, values in data.items():
+        if section not in _TOML_KEYS:
+            raise ConfigError(
+                f"unknown section [{section}]; known: {', '.join(_TOML_KEYS)}", file=path
+            )
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section}] must be a table", file=path)
+        if section == "zones":
+            config.zones.update({k: _resolve(str(v), base) for k, v in values.items()})
+            continue
+        for key, value in values.items():
+            target = _TOML_KEYS[section].get(key)
+            if target is None:
+                known = ", ".join(_TOML_KEYS[section])
+                raise ConfigError(f"unknown key '{key}' in [{section}]; known: {known}", file=path)
+            if target in _PATH_FIELDS:
+                value = base / value
+            setattr(config, target, value)
+    return config
+
+
+def _resolve(value: str, base: Path) -> str:
+    """Resolve a zone entry: a bundled layer name, or a file relative to the config."""
+    return str(base / value) if Path(value).suffix else value
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"geo": __version__, "python": platform.python_version()}
+    for name in ("numpy", "pandas", "geopandas", "shapely", "pyogrio", "pyproj", "folium"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass
+class RunResult:
+    """What a run wrote.
+
+    Attributes
+    ----------
+    folder : Path
+        The run folder.
+    manifest : dict
+        The manifest also written to ``manifest.json``.
+    summary : pandas.DataFrame
+        Firms by district and group.
+    """
+
+    folder: Path
+    manifest: dict[str, Any]
+    summary: pd.DataFrame
+
+
+def summarise_by_zone(
+    firms: pd.DataFrame, zones: gpd.GeoDataFrame, zone_ids: pd.Series
+) -> pd.DataFrame:
+    """Count firms and employees by zone and group (plus producer-service fields).
+
+    Parameters
+    ----------
+    firms : pandas.DataFrame
+        Normalised firms.
+    zones : GeoDataFrame
+        The zones (``zone_id``, ``name_zh``, ``name_en``).
+    zone_ids : pandas.Series
+        Zone of each firm (NaN outside every zone), aligned with ``firms``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per zone plus an ``outside`` row when firms fall outside all
+        zones and a ``total`` row; columns of counts per group and field, high-tech
+        manufacturing, total firms and employees.
+    """
+    key = zone_ids.fillna("outside").astype(str)
+    klass = map_class(firms)
+    counts = pd.crosstab(key, firms["group"])
+    fields_ = pd.crosstab(
+        key[firms["group"].eq("producer_services")], klass[firms["group"].eq("producer_services")]
+    )
+    high_tech = (
+        klass.eq("manufacturing_high_tech").groupby(key).sum().rename("manufacturing_high_tech")
+    )
+    table = pd.concat([counts, high_tech, fields_.add_prefix("ps_")], axis=1).fillna(0)
+    table["firms"] = key.value_counts()
+    table["employees"] = firms["employees"].groupby(key).sum(min_count=1)
+    order = [*zones["zone_id"].astype(str)]
+    if "outside" in table.index:
+        order.append("outside")
+    table = table.reindex(order).fillna(0)
+    count_columns = [c for c in table.columns if c != "employees"]
+    table[count_columns] = table[count_columns].astype("int64")
+    table.loc["total"] = table.sum()
+    names = zones.set_index(zones["zone_id"].astype(str))[["name_zh", "name_en"]]
+    table = names.reindex(table.index).join(table)
+    table.loc["outside", ["name_zh", "name_en"]] = ["区域外", "outside all zones"]
+    table.loc["total", ["name_zh", "name_en"]] = ["合计", "total"]
+    table = table.dropna(how="all", subset=["firms"])
+    return table.rename_axis("zone_id").reset_index()
+
+
+def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunResult:
+    """Run the whole job described by ``config`` and write the run folder.
+
+    Parameters
+    ----------
+    config : RunConfig
+        Inputs, parameters and output folder.
+    on_step : callable, optional
+        Called with a short description as each step starts (progress display).
+
+    Returns
+    -------
+    RunResult
+    """
+    timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        if on_step:
+            on_step(name)
+        start = time.perf_counter()
+        yield
+        timings[name] = round(time.perf_counter() - start, 3)
+
+    if config.lang not in ("zh", "en"):
+        raise ConfigError(f"unknown language '{config.lang}': use zh or en")
+    if "districts" not in config.zones:
+        raise ConfigError("the zones must include 'districts' (it defines the study area)")
+    analysis = parse_coord_system(config.analysis_crs)
+    if analysis.crs is None or not analysis.crs.is_projected:
+        raise ConfigError(
+            f"the analysis CRS must be projected in metres, got {config.analysis_crs}"
+        )
+    recipe = load_recipe(config.recipe)
+
+    with step("load zone layers"):
+        zones = {name: load_layer(source) for name, source in config.zones.items()}
+        area = study_area(zones["districts"])
+        if "towns" in zones and config.zones.get("towns") == "towns":
+            zones["town_centres"] = load_layer("town_centres")
+    with step("read enterprises" if config.firms else "draw synthetic enterprises"):
+        if config.firms:
+            table = read_firms(
+                config.firms,
+                coords=config.coords,
+                columns=config.columns or None,
+                encoding=config.encoding,
+                sheet=config.sheet,
+                layer=config.layer,
+                study_area=area,
+                classification=load_classification(config.classification),
+            )
+        else:
+            table = generate_firms(config.seed_n, config.seed)
+    synthetic = bool(table.firms["synthetic"].any())
+    with step("assign enterprises to zones"):
+        firms = table.firms.copy()
+        firms["map_class"] = map_class(firms)
+        projected = firms.to_crs(analysis.crs)
+        for name in ("districts", "platforms", "towns"):
+            if name in zones:
+                firms[name[:-1] + "_id"] = assign_points(
+                    projected, zones[name].to_crs(analysis.crs)
+                )
+        summary = summarise_by_zone(firms, zones["districts"], firms["district_id"])
+        summary.insert(0, "synthetic", synthetic)
+
+    with atomic_folder(config.output) as folder:
+        outputs = _write_outputs(
+            folder, config, recipe, zones, firms, table, summary, synthetic, step
+        )
+        manifest = _manifest(config, table, synthetic, timings, outputs, folder)
+        with atomic_path(folder / "manifest.json") as tmp:
+            tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return RunResult(folder=Path(config.output).resolve(), manifest=manifest, summary=summary)
+
+
+def _write_outputs(
+    folder: Path,
+    config: RunConfig,
+    recipe: MapRecipe,
+    zones: dict[str, gpd.GeoDataFrame],
+    firms: gpd.GeoDataFrame,
+    table: FirmTable,
+    summary: pd.DataFrame,
+    synthetic: bool,
+    step: Callable[[str], Any],
+) -> list[str]:
+    source_note = SYNTHETIC_NOTE_EN if synthetic else f"enterprises: {table.source}"
+    outputs = []
+    with step("draw the web map"):
+        m = web_map(
+            {**zones, "firms": firms},
+            recipe,
+            lang=config.lang,
+            synthetic=synthetic,
+            provenance=_provenance(zones),
+            seed=config.seed,
+        )
+        save_map(m, folder / "map.html")
+        outputs.append("map.html")
+    with step("write the GeoPackage"):
+        firm_layer = firms.drop(columns=["map_class"])
+        meta_common = {"synthetic": str(synthetic).lower(), "generator": f"geo {__version__}"}
+        metadata = {
+            name: {**meta_common, "source": "; ".join(sorted(map(str, z["source"].unique())))}
+            for name, z in zones.items()
+        }
+        metadata["firms"] = {**meta_common, "source": table.source, "note": source_note}
+        metadata["summary_district_group"] = {**meta_common, "source": "derived from firms"}
+        write_geopackage(
+            {**zones, "firms": firm_layer, "summary_district_group": summary},
+            folder / "layers.gpkg",
+            metadata=metadata,
+        )
+        outputs.append("layers.gpkg")
+    with step("write tables"):
+        with atomic_path(folder / "summary_district_group.csv") as tmp:
+            summary.to_csv(tmp, index=False, encoding="utf-8-sig")
+        outputs.append("summary_district_group.csv")
+        if table.write_rejects(folder / "rejects.csv"):
+            outputs.append("rejects.csv")
+        readme = _readme(config, table, synthetic, source_note)
+        (folder / "README.txt").write_text(readme, encoding="utf-8")
+        outputs.append("README.txt")
+    return outputs
+
+
+def _readme(config: RunConfig, table: FirmTable, synthetic: bool, source_note: str) -> str:
+    lines = [
+        "geo run output / 运行结果",
+        "",
+        f"enterprises / 企业: {table.source}",
+        f"valid / 有效: {table.summary['n_valid']}, rejected / 剔除: {table.summary['n_rejected']}"
+        + (" (see rejects.csv)" if table.summary["n_rejected"] else ""),
+        "",
+        "map.html                    interactive map / 交互地图",
+        "layers.gpkg                 every layer (QGIS, ArcGIS) / 全部图层",
+        "summary_district_group.csv  firms by district and group / 分区县分行业企业数",
+        "manifest.json               inputs, parameters, versions, timings / 运行记录",
+    ]
+    if synthetic:
+        lines[2:2] = [SYNTHETIC_NOTE_ZH, SYNTHETIC_NOTE_EN, ""]
+    return "\n".join(lines) + "\n"
+
+
+def _manifest(
+    config: RunConfig,
+    table: FirmTable,
+    synthetic: bool,
+    timings: dict[str, float],
+    outputs: list[str],
+    folder: Path,
+) -> dict[str, Any]:
+    parameters = {f.name: getattr(config, f.name) for f in fields(config)}
+    parameters = json.loads(json.dumps(parameters, default=str))
+    inputs: dict[str, Any] = {"zones": dict(config.zones)}
+    if config.firms:
+        inputs["firms"] = {"path": str(config.firms), "sha256": _sha256(Path(config.firms))}
+    else:
+        inputs["firms"] = {"synthetic": True, "n": config.seed_n, "seed": config.seed}
+    return {
+        "tool": "geo",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "synthetic": synthetic,
+        "note": SYNTHETIC_NOTE_EN if synthetic else "",
+        "inputs": inputs,
+        "parameters": parameters,
+        "seeds": {
+            **({"synthetic_population": config.seed} if not config.firms else {}),
+            "web_map_sample": config.seed,
+        },
+        "enterprises": json.loads(json.dumps(table.summary, default=str)),
+        "versions": _versions(),
+        "timings_s": timings,
+        "outputs": {name: (folder / name).stat().st_size for name in outputs},
+    }
+
+
+def _provenance(zones: dict[str, gpd.GeoDataFrame]) -> list[str]:
+    """One attribution entry per zone layer: its distinct sources."""
+    return [
+        f"{name}: {'; '.join(sorted(map(str, z['source'].unique())))}" for name, z in zones.items()
+    ]

@@ -1,0 +1,194 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+
+from geo.errors import ConfigError, OutputError
+from geo.pipeline import RunConfig, load_config, run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "geo-out"
+    steps = []
+    result = run(RunConfig(seed_n=3_000, output=out), on_step=steps.append)
+    return result, steps
+
+
+def test_run_writes_every_output(default_run):
+    result, steps = default_run
+    folder = result.folder
+    for name in ("map.html", "layers.gpkg", "summary_district_group.csv", "manifest.json",
+                 "README.txt"):
+        assert (folder / name).is_file(), name
+    assert steps[0] == "load zone layers"
+    layers = {name for name, _ in pyogrio.list_layers(folder / "layers.gpkg")}
+    assert {"districts", "platforms", "towns", "town_centres", "firms",
+            "summary_district_group"} <= layers
+    firms = pyogrio.read_dataframe(folder / "layers.gpkg", layer="firms")
+    assert len(firms) == 3_000 and firms["synthetic"].all()
+    assert firms["district_id"].notna().all()
+    info = pyogrio.read_info(folder / "layers.gpkg", layer="firms")
+    assert info["layer_metadata"]["synthetic"] == "true"
+    assert info["crs"] == "EPSG:4326"
+
+
+def test_summary_counts_add_up(default_run):
+    result, _ = default_run
+    summary = pd.read_csv(result.folder / "summary_district_group.csv", encoding="utf-8-sig",
+                          dtype={"zone_id": str})
+    total = summary[summary["zone_id"] == "total"].iloc[0]
+    body = summary[summary["zone_id"] != "total"]
+    assert len(body) == 13 and total["firms"] == 3_000
+    assert body["firms"].sum() == 3_000
+    groups = body[["manufacturing", "producer_services", "other"]].sum(axis=1)
+    assert (groups == body["firms"]).all()
+    assert summary["synthetic"].all()
+    assert "西湖区" in set(summary["name_zh"])
+
+
+def test_map_says_synthetic_and_has_layers(default_run):
+    result, _ = default_run
+    text = (result.folder / "map.html").read_text(encoding="utf-8")
+    assert "合成数据" in text
+    # Layer-control names are JSON in a script, so they may be \u-escaped there.
+    for title in ("区县", "重点平台", "特色小镇与园区", "数字服务", "高技术制造业"):
+        assert title in text or json.dumps(title)[1:-1] in text, title
+    assert (result.folder / "map.html").stat().st_size < 10_000_000
+
+
+def test_manifest_records_inputs_parameters_versions_timings(default_run):
+    result, _ = default_run
+    manifest = json.loads((result.folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["synthetic"] is True
+    assert manifest["inputs"]["firms"] == {"synthetic": True, "n": 3_000, "seed": 20261122}
+    assert manifest["parameters"]["analysis_crs"] == "EPSG:4549"
+    assert set(manifest["timings_s"]) >= {"load zone layers", "write the GeoPackage"}
+    assert manifest["versions"]["geopandas"]
+    assert manifest["outputs"]["layers.gpkg"] > 0
+
+
+def test_run_on_user_file_with_bad_rows(tmp_path, default_run):
+    result, _ = default_run
+    firms = pyogrio.read_dataframe(result.folder / "layers.gpkg", layer="firms")
+    csv = pd.DataFrame({
+        "企业名称": firms["name"].str.replace("合成企业", "企业"),
+        "行业代码": firms["industry_code"],
+        "经度": firms["lon"],
+        "纬度": firms["lat"],
+        "从业人员": firms["employees"],
+    }).head(200)
+    csv.loc[3, "经度"] = None
+    csv.loc[5, "行业代码"] = "Z99"
+    path = tmp_path / "firms.csv"
+    csv.to_csv(path, index=False, encoding="gbk")
+    before = path.read_bytes()
+    out = run(RunConfig(firms=path, output=tmp_path / "out"))
+    assert path.read_bytes() == before
+    assert out.manifest["synthetic"] is False
+    assert out.manifest["enterprises"]["n_valid"] == 198
+    rejects = pd.read_csv(tmp_path / "out" / "rejects.csv", encoding="utf-8-sig")
+    assert sorted(rejects["source_row"]) == [4, 6]
+    assert "合成数据" not in (tmp_path / "out" / "map.html").read_text(encoding="utf-8")
+
+
+def test_load_config_resolves_paths_and_rejects_unknown_keys(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text(
+        '[inputs]\nfirms = "data/f.csv"\ncoords = "gcj02"\n'
+        '[zones]\nmy_parks = "parks.gpkg"\n[output]\nfolder = "out"\nlang = "en"\n',
+        encoding="utf-8",
+    )
+    cfg = load_config(config)
+    assert cfg.firms == tmp_path / "data" / "f.csv"
+    assert cfg.output == tmp_path / "out"
+    assert cfg.zones["my_parks"] == str(tmp_path / "parks.gpkg")
+    assert cfg.zones["districts"] == "districts" and cfg.lang == "en"
+    config.write_text("[output]\nfoldr = 'x'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown key 'foldr'"):
+        load_config(config)
+    config.write_text("[output\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(config)
+
+
+def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.docx").write_text("do not delete")
+    with pytest.raises(OutputError, match="not an output folder"):
+        run(RunConfig(seed_n=500, output=precious))
+    assert (precious / "thesis.docx").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["precious"]
+
+
+def geo_cli(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "geo", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=600)
+
+
+def test_cli_help_lists_commands():
+    for command in ([], ["run"], ["seed"], ["validate"], ["layers"]):
+        proc = geo_cli(*command, "--help")
+        assert proc.returncode == 0, proc.stderr
+    listing = geo_cli("--help").stdout
+    for name in ("run", "seed", "validate", "layers"):
+        assert name in listing
+
+
+def test_cli_error_is_one_clear_line_without_traceback(tmp_path):
+    proc = geo_cli("run", "--firms", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "missing.csv" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_seed_and_validate_round_trip(tmp_path):
+    out = tmp_path / "seed.csv"
+    proc = geo_cli("seed", "--n", "1000", "--seed", "3", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert geo_cli("seed", "--n", "10", "--out", str(out)).returncode == 2  # no --force
+    proc = geo_cli("validate", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "1,000 valid" in proc.stdout
+
+
+@pytest.mark.slow
+def test_installed_wheel_runs_from_another_directory(tmp_path):
+    """Bundled layers/seeds/maps must be found from a wheel, not only a checkout."""
+    wheel_dir = tmp_path / "wheel"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = wheel_dir.glob("*.whl")
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
+         str(wheel)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert install.returncode == 0, install.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # only the wheel's copy of geo is importable: the checkout is not on the path
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(site)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import geo, sys; print(geo.__file__)"],
+        capture_output=True, text=True, cwd=elsewhere, env=env,
+    )
+    assert str(site) in probe.stdout, probe.stdout + probe.stderr
+    proc = geo_cli("run", "--n", "1000", cwd=elsewhere, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (elsewhere / "geo-out" / "map.html").is_file()
+    assert (elsewhere / "geo-out" / "layers.gpkg").is_file()
