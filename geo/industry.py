@@ -234,6 +234,28 @@ def _parse_bool(value: str) -> bool | None:
     return None
 
 
+def longest_prefix(lookup: dict[str, object], digits: str) -> object | None:
+    """Value of the longest key of ``lookup`` that prefixes ``digits`` (at least 2 digits).
+
+    Parameters
+    ----------
+    lookup : dict
+        Code prefixes (digits only, no section letter) to values.
+    digits : str
+        A code's digits, e.g. ``"3911"``.
+
+    Returns
+    -------
+    object or None
+        None when no key matches.
+    """
+    for length in range(len(digits), 1, -1):
+        hit = lookup.get(digits[:length])
+        if hit is not None:
+            return hit
+    return None
+
+
 @dataclass(frozen=True, eq=False)
 class Classification:
     """Rules mapping industry-code prefixes to group, field and high-tech flag.
@@ -277,12 +299,8 @@ class Classification:
             ``(group, field, high_tech)``; ``("other", None, False)`` when no
             rule matches.
         """
-        digits = code[1:]
-        for length in range(len(digits), 1, -1):
-            hit = self._lookup.get(digits[:length])
-            if hit is not None:
-                return hit
-        return "other", None, False
+        hit = longest_prefix(self._lookup, code[1:])
+        return ("other", None, False) if hit is None else hit
 
     def classify(self, codes: pd.Series) -> pd.DataFrame:
         """Normalise and classify a column of industry codes.
