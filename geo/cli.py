@@ -7,6 +7,7 @@ without a traceback, and the command exits with status 2.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -250,6 +251,150 @@ def validate(
         typer.echo(f"rejected rows written to {target}")
     if s["n_rejected"]:
         raise typer.Exit(1)
+
+
+index_app = typer.Typer(
+    help="Agglomeration and co-agglomeration indices.", no_args_is_help=True
+)
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("zonal")
+@_friendly
+def index_zonal(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o",
+            help="Tables: .xlsx (one workbook; slow for fine grids), .csv or .parquet "
+            "(one file per table, named <stem>_<table>).",
+        ),
+    ],
+    firms: Annotated[
+        Path | None,
+        typer.Option(help="Enterprise file. Default: the synthetic seed population."),
+    ] = None,
+    coords: CoordsOption = "wgs84",
+    column: ColumnOption = None,
+    zones: Annotated[
+        str,
+        typer.Option(
+            help="Zone layer: a bundled layer (districts, platforms, towns), a file, or a "
+            "grid: square:METRES, hex:METRES (width across flats), h3:RESOLUTION."
+        ),
+    ] = "districts",
+    zones_coords: Annotated[
+        str, typer.Option(help="Coordinate system of a zone file that declares none.")
+    ] = "wgs84",
+    zone_id: Annotated[str | None, typer.Option(help="Id column of a zone file.")] = None,
+    zone_name: Annotated[str | None, typer.Option(help="Name column of a zone file.")] = None,
+    groups: Annotated[
+        str,
+        typer.Option(
+            help="Grouping: fields (Hangzhou's five producer-service fields), sections "
+            "(G I J L M N) or a CSV (code_prefix, group, label_zh, label_en, role)."
+        ),
+    ] = "fields",
+    weight: Annotated[
+        str, typer.Option(help="Weight of a firm: count or employment.")
+    ] = "count",
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            help="Reference region of the location quotients: a zone layer (name or file); "
+            "default the whole study area."
+        ),
+    ] = None,
+    reference_ids: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated zone ids of --reference (default: all its zones)."),
+    ] = None,
+    gpkg: Annotated[
+        Path | None, typer.Option(help="Also write the zone layer with its indices (GeoPackage).")
+    ] = None,
+    analysis_crs: Annotated[
+        str, typer.Option(help="Projected CRS (metres) for point-in-polygon and grids.")
+    ] = "EPSG:4549",
+    n: Annotated[int, typer.Option(help="Size of the synthetic population.")] = 30_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 20261122,
+) -> None:
+    """Zonal indices of one zone layer: LQ, HHI, Gini, Hoover, EG, EG-gamma_c, EGK, 协同集聚.
+
+    Writes the tidy tables (zone x group x measure; industry measures; EG
+    co-agglomeration; EGK pairs and matrix; parameters) to --out and, with
+    --gpkg, the zone layer with one column per index ready to map.
+    """
+    import numpy as np
+
+    from geo.crs import parse_coord_system
+    from geo.export import TABLE_FORMATS, write_geopackage, write_tables
+    from geo.firms import read_firms
+    from geo.indices import load_scheme, result_tables, zonal_indices
+    from geo.industry import load_classification
+    from geo.seed import generate_firms
+    from geo.zones import assign_points, load_layer, load_zones, study_area
+
+    if out.suffix.lower() not in TABLE_FORMATS:
+        raise ConfigError(f"--out must end in {', '.join(TABLE_FORMATS)}, got '{out.name}'")
+    crs = parse_coord_system(analysis_crs).crs
+    if crs is None or not crs.is_projected:
+        raise ConfigError(f"--analysis-crs must be a projected CRS in metres, got {analysis_crs}")
+    scheme = load_scheme(groups)
+    area = study_area(load_layer("districts"))
+    layer = load_zones(
+        zones, area=area, analysis_crs=analysis_crs, coords=zones_coords, id_column=zone_id,
+        name_column=zone_name,
+    )
+    if firms is None:
+        table = generate_firms(n, seed)
+    else:
+        table = read_firms(
+            firms, coords=coords, columns=_parse_columns(column) or None, study_area=area,
+            classification=load_classification(),
+        )
+        rejects = out.with_name(out.stem + "_rejects.csv")
+        if table.write_rejects(rejects):
+            console.print(f"{table.summary['n_rejected']:,} rows rejected: see {rejects}")
+    points = table.firms.to_crs(analysis_crs)
+    mask = None
+    if reference:
+        ref_layer = load_zones(reference, area=area, analysis_crs=analysis_crs)
+        if reference_ids:
+            wanted = {part.strip() for part in reference_ids.split(",") if part.strip()}
+            unknown = wanted - set(ref_layer["zone_id"])
+            if unknown:
+                raise ConfigError(
+                    f"--reference-ids not in {reference}: {', '.join(sorted(unknown))}"
+                )
+            ref_layer = ref_layer[ref_layer["zone_id"].isin(wanted)]
+        mask = assign_points(points, ref_layer.to_crs(analysis_crs)).notna().to_numpy()
+        if not np.any(mask):
+            raise ConfigError("no firm lies in the reference region")
+    result = zonal_indices(
+        table.firms, layer, zone_of_firm=assign_points(points, layer.to_crs(analysis_crs)),
+        scheme=scheme, weighting=weight, reference=mask, analysis_crs=analysis_crs,
+        layer_name=re.sub(r"\W+", "_", Path(zones).stem if Path(zones).suffix else zones),
+    )
+    if reference:
+        result.parameters["reference"] = f"{reference} {reference_ids or '(all zones)'}"
+    written = write_tables(result_tables([result]), out)
+    if gpkg:
+        meta = {k: str(v) for k, v in {**result.parameters, **result.summary}.items()}
+        write_geopackage({result.parameters["layer"] + "_indices": result.zones}, gpkg,
+                         metadata={result.parameters["layer"] + "_indices": meta})
+        written.append(gpkg)
+    s = result.summary
+    echo = Console()
+    echo.print(
+        f"{s['n_firms']:,} firms, {s['n_zones']:,} zones ({s['n_empty_zones']:,} empty), "
+        f"{s['n_outside']:,} firms outside every zone, weighting: {weight}"
+        + (f", {s['n_without_weight']:,} firms without employees (weight 0)"
+           if s["n_without_weight"] else "")
+    )
+    if s["synthetic"]:
+        echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
+    for path in written:
+        echo.print(f"  {path}")
 
 
 @app.command()

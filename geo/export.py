@@ -116,3 +116,61 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
         else:
             pyogrio.write_dataframe(frame, tmp, driver="GPKG", SPATIAL_INDEX="YES")
     return path
+
+
+TABLE_FORMATS = (".csv", ".xlsx", ".parquet")
+_EXCEL_MAX_ROWS = 1_048_576  # including the header row
+
+
+def write_tables(tables: dict[str, pd.DataFrame], path: str | Path) -> list[Path]:
+    """Write named tables to CSV, XLSX or Parquet, each file atomically.
+
+    ``.xlsx`` puts every table in a sheet of one workbook. ``.csv`` and
+    ``.parquet`` write one file per table, named ``<stem>_<table><suffix>``
+    beside ``path`` (CSV as UTF-8 with BOM so Excel shows Chinese).
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        Table name (sheet name, file suffix) to data.
+    path : str or Path
+        Destination; its extension picks the format.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Raises
+    ------
+    OutputError
+        For an unsupported extension or an unwritable destination.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_FORMATS:
+        raise OutputError(
+            f"unsupported table format '{suffix}': use {', '.join(TABLE_FORMATS)}", file=path
+        )
+    if suffix == ".xlsx":
+        for name, table in tables.items():
+            if len(table) >= _EXCEL_MAX_ROWS:
+                raise OutputError(
+                    f"table '{name}' has {len(table):,} rows, more than a worksheet holds "
+                    f"({_EXCEL_MAX_ROWS:,}); write .csv or .parquet instead",
+                    file=path,
+                )
+        with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            for name, table in tables.items():
+                table.to_excel(writer, sheet_name=name[:31], index=False)
+        return [path]
+    written = []
+    for name, table in tables.items():
+        target = path.with_name(f"{path.stem}_{name}{suffix}")
+        with atomic_path(target) as tmp:
+            if suffix == ".csv":
+                table.to_csv(tmp, index=False, encoding="utf-8-sig")
+            else:
+                table.to_parquet(tmp, index=False)
+        written.append(target)
+    return written

@@ -986,3 +986,34 @@ def _pairs(
             )
         )
     return pd.concat(tables, ignore_index=True)
+
+
+def result_tables(results: Sequence[ZonalResult]) -> dict[str, pd.DataFrame]:
+    """Tables of one or more zonal results (several layers), ready to write.
+
+    Parameters
+    ----------
+    results : sequence of ZonalResult
+        Results, e.g. one per zone layer.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``zone_measures``, ``industry_measures``, ``coagglomeration``,
+        ``egk_pairs``, ``egk_matrix`` (manufacturing divisions x service
+        divisions of the first result) and ``parameters`` (one row per
+        layer, with the data summary).
+    """
+    first = results[0]
+    matrix = first.pairs[first.pairs["kind_b"] == "division"].pivot(
+        index="industry_a", columns="industry_b", values="egk_gamma"
+    )
+    matrix.insert(0, "layer", first.parameters["layer"])
+    return {
+        "zone_measures": pd.concat([r.zone_measures for r in results], ignore_index=True),
+        "industry_measures": pd.concat([r.industry_measures for r in results], ignore_index=True),
+        "coagglomeration": pd.concat([r.coagglomeration for r in results], ignore_index=True),
+        "egk_pairs": pd.concat([r.pairs for r in results], ignore_index=True),
+        "egk_matrix": matrix.reset_index(),
+        "parameters": pd.DataFrame([{**r.parameters, **r.summary} for r in results]),
+    }

@@ -71,6 +71,35 @@ class LayerStyle:
 
 
 @dataclass(frozen=True)
+class Choropleth:
+    """A choropleth (one ``[[choropleths]]`` table of a recipe).
+
+    ``scheme`` is ``user_defined`` (class upper bounds in ``bins``; values
+    above the last bound form one more class) or a mapclassify scheme name
+    (``quantiles``, ``fisher_jenks``, ``natural_breaks``, ``equal_interval``...)
+    with ``k`` classes. Zones with fewer than ``min_firms`` firms are not
+    drawn: their indices rest on too few firms to mean much.
+    """
+
+    name: str
+    layer: str
+    column: str
+    title_zh: str
+    title_en: str
+    colors: tuple[str, ...]
+    scheme: str = "quantiles"
+    k: int = 5
+    bins: tuple[float, ...] = ()
+    min_firms: int = 0
+    show: bool = False
+    fill_opacity: float = 0.7
+
+    def title(self, lang: Lang) -> str:
+        """Title in the requested language."""
+        return self.title_zh if lang == "zh" else self.title_en
+
+
+@dataclass(frozen=True)
 class MapRecipe:
     """A map: title, basemap, layer styles and field aliases."""
 
@@ -79,6 +108,7 @@ class MapRecipe:
     basemap: str
     layers: tuple[LayerStyle, ...]
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
+    choropleths: tuple[Choropleth, ...] = ()
 
     def title(self, lang: Lang) -> str:
         """Map title in the requested language."""
@@ -123,6 +153,12 @@ def load_recipe(name_or_path: str | Path = "default") -> MapRecipe:
             categories = tuple(Category(**c) for c in raw.pop("categories", []))
             raw["fields"] = tuple(raw.get("fields", ()))
             layers.append(LayerStyle(**raw, categories=categories))
+        choropleths = []
+        for raw in data.get("choropleths", []):
+            raw = dict(raw)
+            raw["colors"] = tuple(raw["colors"])
+            raw["bins"] = tuple(float(b) for b in raw.get("bins", ()))
+            choropleths.append(Choropleth(**raw))
         head = data["map"]
         return MapRecipe(
             title_zh=head["title_zh"],
@@ -130,6 +166,7 @@ def load_recipe(name_or_path: str | Path = "default") -> MapRecipe:
             basemap=head.get("basemap", "openstreetmap"),
             layers=tuple(layers),
             aliases=data.get("aliases", {}),
+            choropleths=tuple(choropleths),
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
         raise ConfigError(f"map recipe {path} is malformed: {exc}") from exc
@@ -215,6 +252,89 @@ def _polygon_layer(
     group.add_to(m)
 
 
+def classify_values(values: pd.Series, spec: Choropleth) -> tuple[np.ndarray, list[str]]:
+    """Class of each value (-1 for NaN) and the class labels, by ``spec``'s scheme.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The mapped column.
+    spec : Choropleth
+        Scheme, number of classes or bins.
+
+    Returns
+    -------
+    tuple
+        ``(classes, labels)``; ``labels[c]`` reads like ``0.50–0.80``.
+    """
+    import mapclassify
+
+    y = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    finite = np.isfinite(y)
+    classes = np.full(len(y), -1)
+    if not finite.any():
+        return classes, []
+    if spec.scheme == "user_defined":
+        result = mapclassify.UserDefined(y[finite], list(spec.bins))
+    else:
+        k = min(spec.k, len(np.unique(y[finite])))
+        result = mapclassify.classify(y[finite], spec.scheme, k=max(k, 1))
+    classes[finite] = result.yb
+    bounds = [float(np.min(y[finite])), *map(float, result.bins)]
+    labels = [f"{bounds[c]:.2f}–{bounds[c + 1]:.2f}" for c in range(len(result.bins))]
+    return classes, labels
+
+
+def _choropleth_layer(
+    m: folium.Map, gdf: gpd.GeoDataFrame, spec: Choropleth, recipe: MapRecipe, lang: Lang
+) -> tuple[str, list[tuple[str, str]], str] | None:
+    """Draw one choropleth; return its legend (title, [(colour, label)], note)."""
+    if spec.column not in gdf.columns:
+        return None
+    shown = gdf
+    note = ""
+    if spec.min_firms and "n_firms" in gdf.columns:
+        shown = gdf[gdf["n_firms"] >= spec.min_firms]
+        note = (
+            f"仅显示企业数 ≥ {spec.min_firms} 的区域"
+            if lang == "zh"
+            else f"zones with at least {spec.min_firms} firms"
+        )
+    classes, labels = classify_values(shown[spec.column], spec)
+    keep = classes >= 0
+    if not keep.any():
+        return None
+    colors = _ramp(spec.colors, len(labels))
+    frame = shown[keep].copy()
+    frame["_color"] = [colors[c] for c in classes[keep]]
+    fields = tuple(f for f in ("name_zh", "n_firms", spec.column) if f in frame.columns)
+    group = folium.FeatureGroup(name=spec.title(lang), show=spec.show)
+    folium.GeoJson(
+        _display_frame(frame, (*fields, "_color"), 1e-5),
+        style_function=lambda feature, o=spec.fill_opacity: {
+            "fillColor": feature["properties"]["_color"],
+            "color": "#ffffff",
+            "weight": 0.3,
+            "fillOpacity": o,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            fields=list(fields), aliases=[recipe.alias(f, lang) for f in fields], sticky=True
+        ),
+    ).add_to(group)
+    group.add_to(m)
+    return spec.title(lang), list(zip(colors, labels, strict=True)), note
+
+
+def _ramp(colors: tuple[str, ...], n: int) -> list[str]:
+    """``n`` colours from a recipe's list (interpolated when it has a different length)."""
+    if len(colors) == n:
+        return list(colors)
+    from branca.colormap import LinearColormap
+
+    cmap = LinearColormap(list(colors), vmin=0, vmax=max(n - 1, 1))
+    return [cmap.rgb_hex_str(i) for i in range(n)]
+
+
 def _point_layers(
     m: folium.Map,
     gdf: gpd.GeoDataFrame,
@@ -264,6 +384,23 @@ _LEGEND = """
   {% if this.note %}
   <div style="margin-top:4px;color:#b71c1c"><b>{{ this.note }}</b></div>
   {% endif %}
+</div>
+{% endmacro %}
+"""
+
+_CHORO_LEGEND = """
+{% macro html(this, kwargs) %}
+<div class="geo-choro-legend" style="position:fixed; bottom:28px; left:12px; z-index:9999;
+  background:rgba(255,255,255,0.92); padding:6px 10px; border-radius:4px; max-height:55%;
+  overflow-y:auto; box-shadow:0 1px 4px rgba(0,0,0,0.3); font:12px/1.5 sans-serif">
+  {% for title, rows, note in this.legends %}
+  <div style="margin-bottom:4px"><b>{{ title }}</b><br>
+  {% for color, text in rows %}
+  <span style="display:inline-block;width:14px;height:10px;background:{{ color }};
+    margin-right:6px"></span>{{ text }}<br>
+  {% endfor %}
+  {% if note %}<i>{{ note }}</i>{% endif %}</div>
+  {% endfor %}
 </div>
 {% endmacro %}
 """
@@ -339,6 +476,13 @@ def web_map(
     folium.TileLayer(recipe.basemap).add_to(m)
     if recipe.basemap.lower() != "openstreetmap":
         folium.TileLayer("openstreetmap", name="OpenStreetMap", show=False).add_to(m)
+    legends = []
+    for spec in recipe.choropleths:
+        gdf = layers.get(spec.layer)
+        if gdf is not None and not gdf.empty:
+            legend = _choropleth_layer(m, gdf, spec, recipe, lang)
+            if legend:
+                legends.append(legend)
     sample_notes = []
     for style in recipe.layers:
         gdf = layers.get(style.name)
@@ -390,6 +534,8 @@ def web_map(
                 _LEGEND, heading=heading, rows=rows, note=synthetic_note, samples=sample_notes
             )
         )
+    if legends:
+        m.add_child(_element(_CHORO_LEGEND, legends=legends))
     credits = "; ".join([*(provenance or []), *([synthetic_note] if synthetic_note else [])])
     if credits:
         m.add_child(_element(_ATTRIBUTION, text=json.dumps(html.escape(credits))))

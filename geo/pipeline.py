@@ -25,15 +25,17 @@ import pandas as pd
 from geo import __version__
 from geo.crs import parse_coord_system
 from geo.errors import ConfigError
-from geo.export import write_geopackage
+from geo.export import write_geopackage, write_tables
 from geo.firms import FirmTable, read_firms
+from geo.indices import ZonalResult, load_scheme, result_tables, zonal_indices
 from geo.industry import load_classification
 from geo.maps import MapRecipe, load_recipe, map_class, save_map, web_map
 from geo.outputs import atomic_folder, atomic_path
 from geo.seed import BASE_SIZE, generate_firms
-from geo.zones import assign_points, load_layer, study_area
+from geo.zones import assign_points, load_layer, load_zones, study_area
 
 DEFAULT_SEED = 20261122
+DEFAULT_GRID = "square:2000"
 DEFAULT_ZONES = {"districts": "districts", "platforms": "platforms", "towns": "towns"}
 SYNTHETIC_NOTE_ZH = "合成数据：企业为模拟生成，非真实登记信息"
 SYNTHETIC_NOTE_EN = "Synthetic data: the enterprises are simulated, not a real register"
@@ -69,6 +71,13 @@ class RunConfig:
         Language of the map, ``zh`` or ``en``.
     recipe : str
         Map recipe name or file.
+    grid : str or None
+        Grid zone layer for the indices (``square:2000``, ``hex:1000``,
+        ``h3:8``); None for none.
+    weighting : str
+        Weight of a firm in the indices: ``count`` or ``employment``.
+    groups : str
+        Grouping scheme of the indices: ``fields``, ``sections`` or a CSV.
     """
 
     firms: Path | None = None
@@ -85,6 +94,9 @@ class RunConfig:
     output: Path = Path("geo-out")
     lang: str = "zh"
     recipe: str = "default"
+    grid: str | None = DEFAULT_GRID
+    weighting: str = "count"
+    groups: str = "fields"
 
 
 # TOML layout: section -> {key: RunConfig field}
@@ -102,6 +114,7 @@ _TOML_KEYS = {
     "zones": None,  # free-form: layer name -> bundled name or file
     "crs": {"analysis": "analysis_crs"},
     "output": {"folder": "output", "lang": "lang", "recipe": "recipe"},
+    "indices": {"grid": "grid", "weighting": "weighting", "groups": "groups"},
 }
 _PATH_FIELDS = {"firms", "classification", "output"}
 
@@ -159,6 +172,10 @@ def load_config(path: str | Path) -> RunConfig:
                 raise ConfigError(f"unknown key '{key}' in [{section}]; known: {known}", file=path)
             if target in _PATH_FIELDS:
                 value = base / value
+            elif target == "groups":
+                value = _resolve(str(value), base)
+            elif target == "grid" and value in ("", "none"):
+                value = None
             setattr(config, target, value)
     return config
 
@@ -319,10 +336,29 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
                 )
         summary = summarise_by_zone(firms, zones["districts"], firms["district_id"])
         summary.insert(0, "synthetic", synthetic)
+        zone_of = {
+            name: firms[name[:-1] + "_id"] for name in ("districts", "platforms", "towns")
+            if name in zones
+        }
+        for name in zones:
+            if name not in zone_of and name != "town_centres":
+                zone_of[name] = assign_points(projected, zones[name].to_crs(analysis.crs))
+        if config.grid:
+            zones["grid"] = load_zones(config.grid, area=area, analysis_crs=config.analysis_crs)
+            zone_of["grid"] = assign_points(projected, zones["grid"].to_crs(analysis.crs))
+    with step("zonal indices"):
+        scheme = load_scheme(config.groups)
+        indices = [
+            zonal_indices(
+                firms, zones[name], zone_of_firm=ids, scheme=scheme, weighting=config.weighting,
+                analysis_crs=config.analysis_crs, layer_name=name,
+            )
+            for name, ids in zone_of.items()
+        ]
 
     with atomic_folder(config.output) as folder:
         outputs = _write_outputs(
-            folder, config, recipe, zones, firms, table, summary, synthetic, step
+            folder, config, recipe, zones, firms, table, summary, indices, synthetic, step
         )
         manifest = _manifest(config, table, synthetic, timings, outputs, folder)
         with atomic_path(folder / "manifest.json") as tmp:
@@ -338,14 +374,16 @@ def _write_outputs(
     firms: gpd.GeoDataFrame,
     table: FirmTable,
     summary: pd.DataFrame,
+    indices: list[ZonalResult],
     synthetic: bool,
     step: Callable[[str], Any],
 ) -> list[str]:
     source_note = SYNTHETIC_NOTE_EN if synthetic else f"enterprises: {table.source}"
     outputs = []
+    index_layers = {f"{r.parameters['layer']}_indices": r.zones for r in indices}
     with step("draw the web map"):
         m = web_map(
-            {**zones, "firms": firms},
+            {**zones, **index_layers, "firms": firms},
             recipe,
             lang=config.lang,
             synthetic=synthetic,
@@ -363,8 +401,13 @@ def _write_outputs(
         }
         metadata["firms"] = {**meta_common, "source": table.source, "note": source_note}
         metadata["summary_district_group"] = {**meta_common, "source": "derived from firms"}
+        for result in indices:
+            metadata[f"{result.parameters['layer']}_indices"] = {
+                **meta_common, "source": "derived from firms and zones",
+                **{k: str(v) for k, v in {**result.parameters, **result.summary}.items()},
+            }
         write_geopackage(
-            {**zones, "firms": firm_layer, "summary_district_group": summary},
+            {**zones, **index_layers, "firms": firm_layer, "summary_district_group": summary},
             folder / "layers.gpkg",
             metadata=metadata,
         )
@@ -373,6 +416,8 @@ def _write_outputs(
         with atomic_path(folder / "summary_district_group.csv") as tmp:
             summary.to_csv(tmp, index=False, encoding="utf-8-sig")
         outputs.append("summary_district_group.csv")
+        for written in write_tables(result_tables(indices), folder / "indices.csv"):
+            outputs.append(written.name)
         if table.write_rejects(folder / "rejects.csv"):
             outputs.append("rejects.csv")
         readme = _readme(config, table, synthetic, source_note)

@@ -146,6 +146,49 @@ def load_layer(
     return _validate(frame, path)
 
 
+def load_zones(
+    spec: str | Path,
+    *,
+    area: shapely.Geometry | None = None,
+    analysis_crs: str | None = None,
+    coords: str = "wgs84",
+    id_column: str | None = None,
+    name_column: str | None = None,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Load any zone layer: a bundled name, a grid specification or a file.
+
+    Parameters
+    ----------
+    spec : str or Path
+        ``districts``/``platforms``/``towns``..., ``square:500``, ``hex:500``,
+        ``h3:8`` (see :mod:`geo.grids`), or a file path.
+    area : shapely.Geometry, optional
+        Study area (WGS84) a grid covers; the bundled districts by default.
+    analysis_crs : str, optional
+        Projected CRS of square and hexagonal grids (default EPSG:4549).
+    coords, id_column, name_column, layer
+        As in :func:`load_layer`, for files.
+
+    Returns
+    -------
+    GeoDataFrame
+        In WGS84; ``attrs["spec"]`` records ``spec``.
+    """
+    from geo.crs import DEFAULT_ANALYSIS_CRS
+    from geo.grids import make_grid, parse_grid_spec
+
+    grid = parse_grid_spec(str(spec))
+    if grid is not None:
+        frame = make_grid(grid, area if area is not None else study_area(),
+                          analysis_crs or DEFAULT_ANALYSIS_CRS)
+    else:
+        frame = load_layer(spec, coords=coords, id_column=id_column, name_column=name_column,
+                           layer=layer)
+    frame.attrs["spec"] = str(spec)
+    return frame
+
+
 def study_area(districts: gpd.GeoDataFrame | None = None) -> shapely.Geometry:
     """Return the union of the districts, in WGS84.
 

@@ -78,3 +78,27 @@ def test_recipe_errors_are_config_errors(tmp_path):
         load_recipe(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_recipe(tmp_path / "missing.toml")
+
+
+def test_choropleth_classes_bins_and_min_firms():
+    import pandas as pd
+
+    from geo.maps import Choropleth, classify_values
+
+    spec = Choropleth("c", "zones", "lq", "区位熵", "LQ", ("#000", "#111", "#222"),
+                      scheme="user_defined", bins=(0.8, 1.25), min_firms=5)
+    classes, labels = classify_values(pd.Series([0.5, 1.0, 3.0, np.nan]), spec)
+    assert classes.tolist() == [0, 1, 2, -1]
+    assert labels == ["0.50–0.80", "0.80–1.25", "1.25–3.00"]
+    zones = gpd.GeoDataFrame(
+        {"zone_id": ["a", "b", "c"], "name_zh": ["甲", "乙", "丙"], "n_firms": [10, 2, 7],
+         "lq": [0.5, 9.0, 2.0]},
+        geometry=[shapely.box(120 + i * 0.01, 30, 120.01 + i * 0.01, 30.01) for i in range(3)],
+        crs="EPSG:4326",
+    )
+    recipe = dataclasses.replace(_recipe(0), choropleths=(spec,))
+    text = web_map({"zones": zones, "firms": _firms(5)}, recipe, lang="zh").get_root().render()
+    has = lambda t: t in text or json.dumps(t)[1:-1] in text  # noqa: E731  (JSON escapes)
+    assert not has("乙")  # 2 firms: below min_firms, not drawn
+    assert has("甲") and has("丙")
+    assert "仅显示企业数 ≥ 5 的区域" in text

@@ -58,3 +58,19 @@ def test_atomic_folder_failure_leaves_previous_output(tmp_path):
         raise RuntimeError("analysis failed")
     assert (out / "manifest.json").read_text(encoding="utf-8") == "v1"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_write_tables_formats(tmp_path):
+    import pandas as pd
+
+    from geo.export import write_tables
+
+    tables = {"a": pd.DataFrame({"名称": ["上城区"], "v": [1.5]}), "b": pd.DataFrame({"x": [1]})}
+    written = write_tables(tables, tmp_path / "t.csv")
+    assert [p.name for p in written] == ["t_a.csv", "t_b.csv"]
+    assert written[0].read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: Excel shows Chinese
+    assert pd.read_parquet(write_tables(tables, tmp_path / "t.parquet")[1])["x"].tolist() == [1]
+    sheets = pd.read_excel(write_tables(tables, tmp_path / "t.xlsx")[0], sheet_name=None)
+    assert sheets["a"]["名称"].tolist() == ["上城区"]
+    with pytest.raises(OutputError, match="unsupported"):
+        write_tables(tables, tmp_path / "t.txt")

@@ -192,3 +192,55 @@ def test_installed_wheel_runs_from_another_directory(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (elsewhere / "geo-out" / "map.html").is_file()
     assert (elsewhere / "geo-out" / "layers.gpkg").is_file()
+
+
+def test_run_writes_indices_for_every_layer_and_grid(default_run):
+    result, _ = default_run
+    params = pd.read_csv(result.folder / "indices_parameters.csv", encoding="utf-8-sig")
+    assert list(params["layer"]) == ["districts", "platforms", "towns", "grid"]
+    assert set(params["weighting"]) == {"count"}
+    assert params["synthetic"].all()
+    zm = pd.read_csv(result.folder / "indices_zone_measures.csv", encoding="utf-8-sig")
+    districts = zm[(zm.layer == "districts") & (zm.measure == "lq")]
+    assert len(districts) == 13 * 8  # 13 districts x 8 groups of the fields scheme
+    layers = {name for name, _ in pyogrio.list_layers(result.folder / "layers.gpkg")}
+    assert {"districts_indices", "grid_indices", "towns_indices"} <= layers
+    grid = pyogrio.read_dataframe(result.folder / "layers.gpkg", layer="grid_indices")
+    assert {"lq_manufacturing", "coagg_quality_manufacturing__producer_services"} <= set(
+        grid.columns
+    )
+    text = (result.folder / "map.html").read_text(encoding="utf-8")
+    assert "geo-choro-legend" in text
+    assert "制造业区位熵（网格）" in text or json.dumps("制造业区位熵（网格）")[1:-1] in text
+
+
+def test_cli_index_zonal_writes_tables_and_gpkg(tmp_path):
+    out = tmp_path / "idx.xlsx"
+    gpkg = tmp_path / "idx.gpkg"
+    proc = geo_cli(
+        "index", "zonal", "--zones", "hex:5000", "--groups", "sections", "--weight",
+        "employment", "--n", "2000", "--out", str(out), "--gpkg", str(gpkg),
+        "--reference", "districts", "--reference-ids", "330102,330105,330106",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Synthetic data" in proc.stdout
+    sheets = pd.read_excel(out, sheet_name=None)
+    assert set(sheets) == {"zone_measures", "industry_measures", "coagglomeration",
+                           "egk_pairs", "egk_matrix", "parameters"}
+    params = sheets["parameters"].iloc[0]
+    assert params["layer"] == "hex_5000" and params["weighting"] == "employment"
+    assert "330102" in params["reference"]
+    assert set(sheets["zone_measures"]["group"]) >= {"ps_G", "ps_N"}
+    (layer, _), = pyogrio.list_layers(gpkg)
+    assert layer == "hex_5000_indices"
+
+
+def test_cli_index_zonal_errors_are_one_line(tmp_path):
+    proc = geo_cli("index", "zonal", "--out", str(tmp_path / "x.txt"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--out must end in" in proc.stderr
+    proc = geo_cli("index", "zonal", "--zones", "nowhere.gpkg", "--out", str(tmp_path / "x.csv"))
+    assert proc.returncode == 2 and "neither a bundled layer nor an existing file" in proc.stderr
+    proc = geo_cli("index", "zonal", "--reference", "districts", "--reference-ids", "999",
+                   "--n", "500", "--out", str(tmp_path / "x.csv"))
+    assert proc.returncode == 2 and "999" in proc.stderr
