@@ -29,6 +29,7 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/seed_population.py
+	$(BIN)/python bench/zonal_indices.py
 
 clean:
 	rm -rf $(VENV) geo-out dist build .pytest_cache .ruff_cache

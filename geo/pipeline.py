@@ -437,6 +437,8 @@ def _readme(config: RunConfig, table: FirmTable, synthetic: bool, source_note: s
         "map.html                    interactive map / 交互地图",
         "layers.gpkg                 every layer (QGIS, ArcGIS) / 全部图层",
         "summary_district_group.csv  firms by district and group / 分区县分行业企业数",
+        f"indices_*.csv               zonal indices ({config.weighting}-weighted) of every "
+        "zone layer / 各图层集聚指数",
         "manifest.json               inputs, parameters, versions, timings / 运行记录",
     ]
     if synthetic:

@@ -244,3 +244,14 @@ def test_cli_index_zonal_errors_are_one_line(tmp_path):
     proc = geo_cli("index", "zonal", "--reference", "districts", "--reference-ids", "999",
                    "--n", "500", "--out", str(tmp_path / "x.csv"))
     assert proc.returncode == 2 and "999" in proc.stderr
+
+
+def test_config_indices_section(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text(
+        '[indices]\ngrid = "none"\nweighting = "employment"\ngroups = "my.csv"\n',
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    assert config.grid is None and config.weighting == "employment"
+    assert config.groups == str(tmp_path / "my.csv")
