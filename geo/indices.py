@@ -639,9 +639,15 @@ class ZonalResult:
     parameters: dict
     summary: dict
 
-    def pair_matrix(self, value: str = "egk_gamma") -> pd.DataFrame:
-        """EGK index as a matrix (rows: manufacturing side, columns: services side)."""
-        return self.pairs.pivot(index="industry_a", columns="industry_b", values=value)
+    def pair_matrix(self) -> pd.DataFrame:
+        """EGK index as a matrix.
+
+        Rows are manufacturing divisions; columns the producer-service
+        divisions, then the scheme's service groups (fields or sections).
+        """
+        order = list(dict.fromkeys(self.pairs["industry_b"]))
+        matrix = self.pairs.pivot(index="industry_a", columns="industry_b", values="egk_gamma")
+        return matrix.reindex(columns=order)
 
 
 def _firm_weights(firms: pd.DataFrame, weighting: Weighting) -> tuple[np.ndarray, int]:
@@ -1000,20 +1006,20 @@ def result_tables(results: Sequence[ZonalResult]) -> dict[str, pd.DataFrame]:
     -------
     dict of str to DataFrame
         ``zone_measures``, ``industry_measures``, ``coagglomeration``,
-        ``egk_pairs``, ``egk_matrix`` (manufacturing divisions x service
-        divisions of the first result) and ``parameters`` (one row per
-        layer, with the data summary).
+        ``egk_pairs``, ``egk_matrix`` (per layer: manufacturing divisions in
+        rows, producer-service divisions and groups in columns) and
+        ``parameters`` (one row per layer, with the data summary).
     """
-    first = results[0]
-    matrix = first.pairs[first.pairs["kind_b"] == "division"].pivot(
-        index="industry_a", columns="industry_b", values="egk_gamma"
-    )
-    matrix.insert(0, "layer", first.parameters["layer"])
+    matrices = []
+    for result in results:
+        matrix = result.pair_matrix().reset_index().rename_axis(columns=None)
+        matrix.insert(0, "layer", result.parameters["layer"])
+        matrices.append(matrix)
     return {
         "zone_measures": pd.concat([r.zone_measures for r in results], ignore_index=True),
         "industry_measures": pd.concat([r.industry_measures for r in results], ignore_index=True),
         "coagglomeration": pd.concat([r.coagglomeration for r in results], ignore_index=True),
         "egk_pairs": pd.concat([r.pairs for r in results], ignore_index=True),
-        "egk_matrix": matrix.reset_index(),
+        "egk_matrix": pd.concat(matrices, ignore_index=True),
         "parameters": pd.DataFrame([{**r.parameters, **r.summary} for r in results]),
     }

@@ -322,6 +322,11 @@ def test_employment_weighted_mean_lq_is_one_on_districts():
     m = result.industry_measures.query("kind == 'division'")
     assert len(pairs) == pairs.industry_a.nunique() * pairs.industry_b.nunique()
     assert set(pairs.industry_a) <= set(m.industry)
+    matrix = result.pair_matrix()
+    assert matrix.shape == (pairs.industry_a.nunique(), pairs.industry_b.nunique() + 6)
+    assert list(matrix.columns[-5:]) == ["digital", "tech", "finance", "logistics", "business"]
+    a, b, value = pairs.iloc[7][["industry_a", "industry_b", "egk_gamma"]]
+    assert matrix.loc[a, b] == value
     assert set(result.coagglomeration["set"]) == {
         "manufacturing+producer_services", "manufacturing", "producer_services"
     }
