@@ -114,6 +114,21 @@ def run(
         typer.Option(help="Seed of the synthetic population and of the web map's sample."),
     ] = None,
     lang: Annotated[str | None, typer.Option(help="Map language: zh or en.")] = None,
+    zone: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Add or replace a zone layer: NAME=FILE, NAME=BUNDLED_LAYER or NAME=GRID "
+            "(e.g. platforms=my_platforms.gpkg, parks=parks.geojson, cells=hex:1000). "
+            "Repeatable."
+        ),
+    ] = None,
+    grid: Annotated[
+        str | None,
+        typer.Option(help="Grid of the zonal indices (square:2000, hex:1000, h3:8 or none)."),
+    ] = None,
+    weight: Annotated[
+        str | None, typer.Option(help="Weight of a firm in the indices: count or employment.")
+    ] = None,
 ) -> None:
     """Run the whole job: layers, enterprises, map, GeoPackage and tables.
 
@@ -139,6 +154,15 @@ def run(
             setattr(cfg, key, value)
     if column:
         cfg.columns = {**cfg.columns, **_parse_columns(column)}
+    for pair in zone or []:
+        name, sep, source = pair.partition("=")
+        if not sep or not name.strip() or not source.strip():
+            raise ConfigError(f"--zone takes NAME=FILE_OR_LAYER, got '{pair}'")
+        cfg.zones[name.strip()] = source.strip()
+    if grid is not None:
+        cfg.grid = None if grid.lower() == "none" else grid
+    if weight is not None:
+        cfg.weighting = weight
 
     with Progress(
         SpinnerColumn(),

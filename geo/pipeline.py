@@ -59,8 +59,9 @@ class RunConfig:
         Size and seed of the synthetic population; ``seed`` also draws the
         web map's sample when there are too many enterprises to show all.
     zones : dict
-        Zone layer name to a bundled layer name or a file; ``districts`` is
-        required (it defines the study area).
+        Zone layer name to a bundled layer name, a file or a grid
+        specification (``hex:1000``); ``districts`` is required (it defines
+        the study area).
     analysis_crs : str
         Projected CRS in metres for distances and areas.
     classification : Path or None
@@ -304,10 +305,20 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
             f"the analysis CRS must be projected in metres, got {config.analysis_crs}"
         )
     recipe = load_recipe(config.recipe)
+    if config.weighting not in ("count", "employment"):
+        raise ConfigError(f"unknown weighting '{config.weighting}': use count or employment")
+    scheme = load_scheme(config.groups)
 
     with step("load zone layers"):
-        zones = {name: load_layer(source) for name, source in config.zones.items()}
-        area = study_area(zones["districts"])
+        districts = load_layer(config.zones["districts"])
+        area = study_area(districts)
+        # other layers may be grids over the study area the districts define
+        zones = {
+            name: districts if name == "districts" else load_zones(
+                source, area=area, analysis_crs=config.analysis_crs
+            )
+            for name, source in config.zones.items()
+        }
         if "towns" in zones and config.zones.get("towns") == "towns":
             zones["town_centres"] = load_layer("town_centres")
     with step("read enterprises" if config.firms else "draw synthetic enterprises"):
@@ -347,7 +358,6 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
             zones["grid"] = load_zones(config.grid, area=area, analysis_crs=config.analysis_crs)
             zone_of["grid"] = assign_points(projected, zones["grid"].to_crs(analysis.crs))
     with step("zonal indices"):
-        scheme = load_scheme(config.groups)
         indices = [
             zonal_indices(
                 firms, zones[name], zone_of_firm=ids, scheme=scheme, weighting=config.weighting,

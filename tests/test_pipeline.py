@@ -255,3 +255,32 @@ def test_config_indices_section(tmp_path):
     config = load_config(path)
     assert config.grid is None and config.weighting == "employment"
     assert config.groups == str(tmp_path / "my.csv")
+
+
+def test_cli_run_with_own_zone_layer_grid_and_weighting(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    parks = gpd.GeoDataFrame(
+        {"code": ["P1", "P2"], "名称": ["西溪园区", "滨江园区"]},
+        geometry=[
+            shapely.box(120.0, 30.2, 120.15, 30.3), shapely.box(120.15, 30.15, 120.25, 30.22)
+        ],
+        crs="EPSG:4326",
+    )
+    parks.to_file(tmp_path / "parks.geojson")
+    proc = geo_cli(
+        "run", "--n", "1500", "--zone", f"parks={tmp_path / 'parks.geojson'}", "--zone",
+        "cells=hex:8000", "--grid", "none", "--weight", "employment", "--out", "out",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    params = pd.read_csv(tmp_path / "out" / "indices_parameters.csv", encoding="utf-8-sig")
+    assert list(params["layer"]) == ["districts", "platforms", "towns", "parks", "cells"]
+    assert set(params["weighting"]) == {"employment"}
+    layers = {name for name, _ in pyogrio.list_layers(tmp_path / "out" / "layers.gpkg")}
+    assert {"parks", "parks_indices", "cells_indices"} <= layers
+    bad = geo_cli("run", "--zone", "parks", "--out", "o2", cwd=tmp_path)
+    assert bad.returncode == 2 and "NAME=FILE_OR_LAYER" in bad.stderr
+    bad = geo_cli("run", "--weight", "revenue", "--out", "o3", cwd=tmp_path)
+    assert bad.returncode == 2 and "weighting" in bad.stderr
