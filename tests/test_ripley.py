@@ -1,0 +1,169 @@
+"""Ripley's K/L against spatstat (stored reference values, and live when R is installed)."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo.errors import ConfigError
+from geo.ripley import Window, add_envelope, kfunction
+
+DATA = Path(__file__).parent / "data" / "spatstat"
+ROOT = Path(__file__).parents[1]
+# the same windows as tests/data/spatstat/reference.R
+WINDOWS = {
+    "rect": Window.rectangle(0, 1000, 0, 600),
+    "lshape": Window.from_geometry(
+        shapely.Polygon([(0, 0), (1000, 0), (1000, 400), (500, 400), (500, 900), (0, 900)])
+    ),
+    "holed": Window.from_geometry(
+        shapely.Polygon(
+            [(0, 0), (800, 0), (800, 800), (0, 800)],
+            [[(300, 300), (500, 300), (500, 500), (300, 500)]],
+        )
+    ),
+}
+CORRECTIONS = ("none", "border", "isotropic", "translate")
+
+
+def _points(name):
+    return pd.read_csv(DATA / f"points_{name}.csv")
+
+
+def _compare(reference: pd.DataFrame):
+    for (name, fun, corr), expected in reference.groupby(["pattern", "fun", "correction"]):
+        pts = _points(name)
+        r = expected["r"].to_numpy()
+        if fun == "K":
+            ours = kfunction(pts.x, pts.y, WINDOWS[name], r=r, correction=corr)
+        else:
+            ours = kfunction(pts.x, pts.y, WINDOWS[name], types=pts.type, a="A", b="B", r=r,
+                             correction=corr)
+        want = expected["value"].to_numpy(dtype=float)
+        assert np.array_equal(np.isnan(ours.observed), np.isnan(want)), (name, fun, corr)
+        np.testing.assert_allclose(
+            ours.observed, want, rtol=1e-6, atol=1e-9, err_msg=f"{name} {fun} {corr}"
+        )
+
+
+def test_k_matches_stored_spatstat_values():
+    """Reference values written by tests/data/spatstat/reference.R (spatstat.explore 3.0-6)."""
+    reference = pd.read_csv(DATA / "reference_k.csv")
+    assert set(reference["correction"]) == set(CORRECTIONS)
+    assert len(reference) == 400
+    _compare(reference)
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="R (r-cran-spatstat) not installed")
+def test_k_matches_live_spatstat(tmp_path):
+    check = subprocess.run(
+        ["Rscript", "-e", "library(spatstat.explore)"], capture_output=True, text=True
+    )
+    if check.returncode != 0:
+        pytest.skip("spatstat not installed in R")
+    # run the reference script against a copy so the stored values stay untouched
+    work = tmp_path / "tests" / "data" / "spatstat"
+    work.mkdir(parents=True)
+    for path in DATA.glob("points_*.csv"):
+        shutil.copy(path, work / path.name)
+    shutil.copy(DATA / "reference.R", work / "reference.R")
+    proc = subprocess.run(
+        ["Rscript", str(work / "reference.R")], capture_output=True, text=True, cwd=tmp_path,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    _compare(pd.read_csv(work / "reference_k.csv"))
+
+
+def test_l_function_and_theoretical_values():
+    pts = _points("rect")
+    r = np.linspace(0, 150, 16)
+    k = kfunction(pts.x, pts.y, WINDOWS["rect"], r=r, correction="isotropic")
+    l_fun = kfunction(pts.x, pts.y, WINDOWS["rect"], r=r, correction="isotropic", fun="L")
+    np.testing.assert_allclose(l_fun.observed, np.sqrt(k.observed / np.pi))
+    np.testing.assert_allclose(k.theoretical, np.pi * r**2)
+    np.testing.assert_allclose(l_fun.theoretical, r)
+
+
+def test_hand_computed_k_three_points():
+    # points at (0,0), (3,0), (0,4) in a 100 x 100 window, no correction:
+    # ordered pairs with d <= r: distances 3, 4, 5 twice each.
+    # K(r) = |W| / (n (n - 1)) * count = 10000 / 6 * count
+    # spatstat's cells are closed on the left: at r = 4 the pair at 4 is not yet
+    # counted (d < r), at the last r (5) everything up to 5 is.
+    window = Window.rectangle(-10, 90, -10, 90)
+    r = np.array([0.0, 1, 2, 3, 4, 5])
+    k = kfunction([0, 3, 0], [0, 0, 4], window, r=r, correction="none")
+    counts = np.array([0, 0, 0, 0, 2, 6])
+    np.testing.assert_allclose(k.observed, 10000 / 6 * counts)
+
+
+def test_random_labelling_envelope_is_seeded_and_contains_null_patterns():
+    pts = _points("lshape")
+    r = np.linspace(0, 200, 21)
+    first = kfunction(pts.x, pts.y, WINDOWS["lshape"], types=pts.type, a="A", b="B", r=r,
+                      correction="border", nsim=39, seed=5)
+    again = kfunction(pts.x, pts.y, WINDOWS["lshape"], types=pts.type, a="A", b="B", r=r,
+                      correction="border", nsim=39, seed=5)
+    other = kfunction(pts.x, pts.y, WINDOWS["lshape"], types=pts.type, a="A", b="B", r=r,
+                      correction="border", nsim=39, seed=6)
+    np.testing.assert_array_equal(first.simulations, again.simulations)
+    assert not np.array_equal(first.simulations, other.simulations)
+    assert first.simulations.shape == (39, 21)
+    ok = np.isfinite(first.lo)
+    assert np.all(first.lo[ok] <= first.hi[ok])
+    # each simulated curve lies within the min/max pointwise envelope
+    assert np.all(first.simulations[:, ok] >= first.lo[ok] - 1e-9)
+    assert np.all(first.simulations[:, ok] <= first.hi[ok] + 1e-9)
+    # types were assigned at random: the observed cross-K should sit mostly inside
+    inside = (first.observed[ok] >= first.lo[ok]) & (first.observed[ok] <= first.hi[ok])
+    assert inside.mean() > 0.7
+
+
+def test_simulated_curves_equal_direct_estimates_of_relabelled_patterns():
+    """The engine's simulations are exactly the estimates of the permuted patterns."""
+    pts = _points("holed")
+    r = np.linspace(0, 120, 13)
+    res = kfunction(pts.x, pts.y, WINDOWS["holed"], types=pts.type, a="A", b="B", r=r,
+                    correction="isotropic", nsim=3, seed=11)
+    keep = pts.type.isin(["A", "B"]).to_numpy()
+    sub = pts[keep]
+    rng = np.random.default_rng(11)
+    base = (sub.type == "A").to_numpy().astype(np.uint8)
+    for s in range(3):
+        labels = np.where(rng.permutation(base) == 1, "A", "B")
+        direct = kfunction(sub.x, sub.y, WINDOWS["holed"], types=labels, a="A", b="B", r=r,
+                           correction="isotropic")
+        np.testing.assert_allclose(res.simulations[s], direct.observed, rtol=1e-12)
+
+
+def test_global_envelope_and_p_value():
+    rng = np.random.default_rng(0)
+    r = np.linspace(0, 10, 11)
+    sims = rng.normal(size=(19, 11))
+    result = kfunction([1, 2, 3], [1, 2, 3], Window.rectangle(0, 50, 0, 50), r=r,
+                       correction="none")
+    result.observed = np.full(11, 100.0)  # far outside: smallest possible p-value
+    add_envelope(result, sims, "global")
+    assert result.p_value == pytest.approx(1 / 20)
+    width = result.hi - result.lo
+    assert np.allclose(width, width[0])  # a global band has constant width
+    result.observed = sims.mean(axis=0)  # at the centre: p = 1
+    add_envelope(result, sims, "global")
+    assert result.p_value == pytest.approx(1.0)
+
+
+def test_errors():
+    window = Window.rectangle(0, 10, 0, 10)
+    with pytest.raises(ConfigError, match="correction"):
+        kfunction([1, 2], [1, 2], window, rmax=3, correction="ripley-ish")
+    with pytest.raises(ConfigError, match="outside the window"):
+        kfunction([1, 20], [1, 2], window, rmax=3)
+    with pytest.raises(ConfigError, match="evenly spaced"):
+        kfunction([1, 2], [1, 2], window, r=np.array([0, 1, 3]))
+    with pytest.raises(ConfigError, match="too few points"):
+        kfunction([1, 2], [1, 2], window, types=np.array(["A", "A"]), a="A", b="B", rmax=3)
