@@ -116,7 +116,16 @@ class Window:
         if self.is_rectangle:
             x0, x1, y0, y1 = self.bounds
             return np.minimum.reduce([x - x0, x1 - x, y - y0, y1 - y])
-        return shapely.distance(shapely.boundary(self.geometry), shapely.points(x, y))
+        # nearest boundary segment through a tree: O(log edges) per point, not O(edges)
+        x0, y0, x1, y1 = self.edges()
+        segments = shapely.linestrings(
+            np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1)
+        )
+        points = shapely.points(np.asarray(x, float), np.asarray(y, float))
+        _, dist = shapely.STRtree(segments).query_nearest(
+            points, return_distance=True, all_matches=False
+        )
+        return dist
 
     def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Whether each point lies in the window (boundary included)."""
