@@ -228,7 +228,7 @@ def _accumulate(
                                 k1 = np.searchsorted(breaks, bnd[a], side="right") - 1
                                 w = mark_w[b] * pair_w
                                 for s in range(n_sim):
-                                    hit = label_a[a, s] & label_b[b, s]
+                                    hit = label_a[a, s] * label_b[b, s]
                                     main[chunk, k0, s] += w * hit
                                     if k1 < n_bins:
                                         cens[chunk, k1, s] += w * hit
@@ -238,7 +238,7 @@ def _accumulate(
                                 kb = _cell_of(bnd[a], breaks)
                                 w = mark_w[b] * pair_w
                                 for s in range(n_sim):
-                                    hit = label_a[a, s] & label_b[b, s]
+                                    hit = label_a[a, s] * label_b[b, s]
                                     main[chunk, k, s] += w * hit
                                     cens[chunk, kb, s] += w * hit
                             else:
@@ -247,7 +247,7 @@ def _accumulate(
                                     ey1, is_rect, maxweight,
                                 ) * mark_w[b] * pair_w
                                 for s in range(n_sim):
-                                    main[chunk, k, s] += w * (label_a[a, s] & label_b[b, s])
+                                    main[chunk, k, s] += w * (label_a[a, s] * label_b[b, s])
     total_main = np.zeros((n_bins, n_sim))
     total_cens = np.zeros((n_bins, n_sim))
     for chunk in range(N_CHUNKS):
@@ -278,9 +278,10 @@ def pair_histograms(
         Coordinates in metres.
     r : ndarray
         Distances, starting at 0 and evenly spaced; ``r[-1]`` is the maximum.
-    label_a, label_b : ndarray of uint8, shape (n, S)
-        For each labelling ``s``, whether a point counts as type A (the
-        reference, ``i``) and type B (the neighbour, ``j``).
+    label_a, label_b : ndarray of uint8 or float64, shape (n, S)
+        For each labelling ``s``, whether (uint8 0/1) or how much (float, e.g.
+        employment) a point counts as type A (the reference, ``i``) and type B
+        (the neighbour, ``j``); a pair adds ``label_a[i, s] * label_b[j, s]``.
     correction : int
         ``NONE``, ``BORDER`` (spatstat ``Kount`` bookkeeping), ``BORDER_DIRECT``
         (plain reduced sample), ``TRANSLATE_RECT`` or ``ISOTROPIC``.
@@ -303,8 +304,9 @@ def pair_histograms(
     """
     breaks = breaks_from_r(r)
     n = len(x)
-    a = np.ascontiguousarray(label_a, dtype=np.uint8)
-    b = np.ascontiguousarray(label_b, dtype=np.uint8)
+    dtype = np.uint8 if label_a.dtype == np.uint8 and label_b.dtype == np.uint8 else float
+    a = np.ascontiguousarray(label_a, dtype=dtype)
+    b = np.ascontiguousarray(label_b, dtype=dtype)
     bnd = np.zeros(n) if boundary_distance is None else np.asarray(boundary_distance, float)
     is_rect = rect is not None
     rect_arr = np.asarray(rect if rect is not None else (0.0, 1.0, 0.0, 1.0), dtype=float)
