@@ -216,6 +216,15 @@ def _accumulate(
                             continue
                         d = math.sqrt(dd)
                         k = _cell_of(d, breaks)
+                        if correction == NONE:
+                            # symmetric weight: both directions in one sweep
+                            wi, wj = mark_w[i] * pair_w, mark_w[j] * pair_w
+                            for s in range(n_sim):
+                                main[chunk, k, s] += (
+                                    wj * label_a[i, s] * label_b[j, s]
+                                    + wi * label_a[j, s] * label_b[i, s]
+                                )
+                            continue
                         # both directions: i -> j and j -> i
                         for direction in range(2):
                             a, b = (i, j) if direction == 0 else (j, i)
