@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -277,6 +278,24 @@ def validate(
         raise typer.Exit(1)
 
 
+def _load_firms(firms, coords, column, n, seed, area, out: Path):
+    """Load the enterprise table: a user's file (rejects beside ``out``) or the seed."""
+    from geo.firms import read_firms
+    from geo.industry import load_classification
+    from geo.seed import generate_firms
+
+    if firms is None:
+        return generate_firms(n, seed)
+    table = read_firms(
+        firms, coords=coords, columns=_parse_columns(column) or None, study_area=area,
+        classification=load_classification(),
+    )
+    rejects = out.with_name(out.stem + "_rejects.csv")
+    if table.write_rejects(rejects):
+        console.print(f"{table.summary['n_rejected']:,} rows rejected: see {rejects}")
+    return table
+
+
 index_app = typer.Typer(
     help="Agglomeration and co-agglomeration indices.", no_args_is_help=True
 )
@@ -352,10 +371,7 @@ def index_zonal(
 
     from geo.crs import parse_coord_system
     from geo.export import TABLE_FORMATS, write_geopackage, write_tables
-    from geo.firms import read_firms
     from geo.indices import load_scheme, result_tables, zonal_indices
-    from geo.industry import load_classification
-    from geo.seed import generate_firms
     from geo.zones import assign_points, load_layer, load_zones, study_area
 
     if out.suffix.lower() not in TABLE_FORMATS:
@@ -369,16 +385,7 @@ def index_zonal(
         zones, area=area, analysis_crs=analysis_crs, coords=zones_coords, id_column=zone_id,
         name_column=zone_name,
     )
-    if firms is None:
-        table = generate_firms(n, seed)
-    else:
-        table = read_firms(
-            firms, coords=coords, columns=_parse_columns(column) or None, study_area=area,
-            classification=load_classification(),
-        )
-        rejects = out.with_name(out.stem + "_rejects.csv")
-        if table.write_rejects(rejects):
-            console.print(f"{table.summary['n_rejected']:,} rows rejected: see {rejects}")
+    table = _load_firms(firms, coords, column, n, seed, area, out)
     points = table.firms.to_crs(analysis_crs)
     mask = None
     if reference:
@@ -416,6 +423,235 @@ def index_zonal(
            if s["n_without_weight"] else "")
     )
     if s["synthetic"]:
+        echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
+    for path in written:
+        echo.print(f"  {path}")
+
+
+FirmsOption = Annotated[
+    Path | None,
+    typer.Option(help="Enterprise file. Default: the synthetic seed population."),
+]
+TypeA = Annotated[
+    str,
+    typer.Option("--a", help="Type A: a group (manufacturing, producer_services), high_tech, "
+                 "a field (digital, tech, finance, logistics, business) or a code prefix (C39)."),
+]
+TypeB = Annotated[str, typer.Option("--b", help="Type B (same forms as --a).")]
+TypeColumn = Annotated[
+    str | None,
+    typer.Option(help="Take the types from this column of the file instead (raw values)."),
+]
+WindowOption = Annotated[
+    str,
+    typer.Option(help="Window: study (study area), bbox, a zone layer or file, or "
+                 "LAYER:ID,ID (e.g. districts:330106,330108)."),
+]
+NsimOption = Annotated[int, typer.Option(help="Number of simulations (0: none).")]
+SeedOption = Annotated[int, typer.Option(help="Seed of the simulations.")]
+OutCsv = Annotated[Path, typer.Option("--out", "-o", help="Result table (.csv).")]
+PlotOption = Annotated[
+    Path | None, typer.Option(help="Plot (.png); default: beside --out with .png.")
+]
+PopN = Annotated[int, typer.Option("--n", help="Size of the synthetic population.")]
+WeightOption = Annotated[str, typer.Option(help="Point weights: count or employment.")]
+
+
+def _distance_inputs(firms, coords, column, n, window, out, analysis_crs="EPSG:4549"):
+    """Firms, window and projected coordinates of the firms inside it."""
+    from geo.distance import make_window, points_in_window
+    from geo.zones import load_layer, study_area
+
+    area = study_area(load_layer("districts"))
+    table = _load_firms(firms, coords, column, n, 20261122, area, out)
+    projected = table.firms.to_crs(analysis_crs)
+    win = make_window(window, projected, analysis_crs, area)
+    x, y, inside = points_in_window(table.firms, win, analysis_crs)
+    if not inside.all():
+        console.print(f"{int((~inside).sum()):,} firms outside the window are left out")
+    frame = table.firms[inside]
+    synthetic = bool(frame["synthetic"].any()) if "synthetic" in frame else False
+    return frame, win, x[inside], y[inside], synthetic
+
+
+def _weights(frame, weight: str):
+    if weight == "count":
+        return None
+    if weight != "employment":
+        raise ConfigError(f"unknown weight '{weight}': use count or employment")
+    employees = frame["employees"].to_numpy(dtype=float)
+    if not np.isfinite(employees).any():
+        raise ConfigError("no employees in the data: use --weight count")
+    missing = ~np.isfinite(employees)
+    if missing.any():
+        console.print(f"{int(missing.sum()):,} firms without employees get weight 0")
+    return np.where(missing, 0.0, employees)
+
+
+def _finish(results, out: Path, plot: Path | None, title: str, synthetic: bool) -> None:
+    from geo.distance import plot_function, write_function_table
+
+    written = [write_function_table(results, out, synthetic)]
+    written.append(plot_function(results[0], plot or out.with_suffix(".png"), title, synthetic))
+    echo = Console()
+    for key, value in results[0].parameters.items():
+        if key in ("bandwidth_m", "Gamma_localisation", "Psi_dispersion") and value is not None:
+            echo.print(f"{key}: {value:.6g}")
+    if results[0].p_value is not None:
+        echo.print(f"global test p-value: {results[0].p_value:.3f}")
+    if synthetic:
+        echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
+    for path in written:
+        echo.print(f"  {path}")
+
+
+@index_app.command("crossk")
+@_friendly
+def index_crossk(
+    out: OutCsv,
+    a: TypeA = "manufacturing",
+    b: TypeB = "producer_services",
+    firms: FirmsOption = None,
+    coords: CoordsOption = "wgs84",
+    column: ColumnOption = None,
+    type_column: TypeColumn = None,
+    window: WindowOption = "study",
+    rmax: Annotated[float, typer.Option(help="Largest distance (metres).")] = 3000.0,
+    nr: Annotated[int, typer.Option(help="Number of distances 0..rmax.")] = 257,
+    correction: Annotated[
+        str, typer.Option(help="Edge correction: border, none, translate, isotropic.")
+    ] = "border",
+    fun: Annotated[str, typer.Option(help="K or L.")] = "L",
+    nsim: NsimOption = 99,
+    seed: SeedOption = 1,
+    envelope: Annotated[str, typer.Option(help="pointwise or global.")] = "pointwise",
+    plot: PlotOption = None,
+    n: PopN = 30_000,
+) -> None:
+    """Ripley's cross-K/L of A to B with a random-labelling envelope (spatstat's estimators)."""
+    from geo.distance import labelled_types
+    from geo.ripley import default_r, kfunction
+
+    frame, win, x, y, synthetic = _distance_inputs(firms, coords, column, n, window, out)
+    types = labelled_types(frame, a, b, type_column)
+    result = kfunction(x, y, win, types=types, a=a, b=b, r=default_r(rmax, nr),
+                       correction=correction, nsim=nsim, seed=seed, envelope=envelope,
+                       fun=fun)
+    _finish([result], out, plot, f"cross-{fun}: {a} -> {b} ({correction})", synthetic)
+
+
+@index_app.command("kd")
+@_friendly
+def index_kd(
+    out: OutCsv,
+    a: TypeA = "manufacturing",
+    b: Annotated[
+        str | None, typer.Option("--b", help="Type B for the bilateral Kd (omit: univariate).")
+    ] = "producer_services",
+    firms: FirmsOption = None,
+    coords: CoordsOption = "wgs84",
+    column: ColumnOption = None,
+    type_column: TypeColumn = None,
+    window: WindowOption = "study",
+    rmax: Annotated[float, typer.Option(help="Largest distance (metres).")] = 10_000.0,
+    nr: Annotated[int, typer.Option(help="Number of distances 0..rmax.")] = 201,
+    weight: WeightOption = "count",
+    adjust: Annotated[float, typer.Option(help="Bandwidth multiplier.")] = 1.0,
+    nsim: NsimOption = 99,
+    seed: SeedOption = 1,
+    plot: PlotOption = None,
+    n: PopN = 30_000,
+) -> None:
+    """Duranton-Overman K-density of A (or A with B) with counterfactual global bands."""
+    from geo.distance import labelled_types
+    from geo.kdensity import kd_function
+
+    frame, _, x, y, synthetic = _distance_inputs(firms, coords, column, n, window, out)
+    types = labelled_types(frame, a, b, type_column)
+    result = kd_function(x, y, types, a, b, weights=_weights(frame, weight), rmax=rmax,
+                         n_r=nr, adjust=adjust, nsim=nsim, seed=seed)
+    _finish([result], out, plot, f"Kd: {a}" + (f" x {b}" if b else ""), synthetic)
+
+
+@index_app.command("m")
+@_friendly
+def index_m(
+    out: OutCsv,
+    a: TypeA = "manufacturing",
+    b: TypeB = "producer_services",
+    firms: FirmsOption = None,
+    coords: CoordsOption = "wgs84",
+    column: ColumnOption = None,
+    type_column: TypeColumn = None,
+    window: WindowOption = "study",
+    rmax: Annotated[float, typer.Option(help="Largest distance (metres).")] = 5000.0,
+    nr: Annotated[int, typer.Option(help="Number of distances 0..rmax.")] = 65,
+    weight: WeightOption = "count",
+    nsim: NsimOption = 99,
+    seed: SeedOption = 1,
+    envelope: Annotated[str, typer.Option(help="pointwise or global.")] = "pointwise",
+    plot: PlotOption = None,
+    n: PopN = 30_000,
+) -> None:
+    """Marcon-Puech M of B around A (reference A, neighbours B) with random labelling."""
+    from geo.distance import labelled_types
+    from geo.mfunction import m_function
+
+    frame, _, x, y, synthetic = _distance_inputs(firms, coords, column, n, window, out)
+    types = labelled_types(frame, a, b, type_column)
+    result = m_function(x, y, types, a, b, weights=_weights(frame, weight),
+                        r=np.linspace(0, rmax, nr), nsim=nsim, seed=seed, envelope=envelope)
+    _finish([result], out, plot, f"M: {b} around {a}", synthetic)
+
+
+@index_app.command("clq")
+@_friendly
+def index_clq(
+    out: OutCsv,
+    a: TypeA = "producer_services",
+    b: TypeB = "manufacturing",
+    firms: FirmsOption = None,
+    coords: CoordsOption = "wgs84",
+    column: ColumnOption = None,
+    type_column: TypeColumn = None,
+    window: WindowOption = "study",
+    k: Annotated[int, typer.Option(help="Neighbours of the local CLQ kernel.")] = 8,
+    nsim: NsimOption = 99,
+    seed: SeedOption = 1,
+    local: Annotated[
+        Path | None,
+        typer.Option(help="Also write the local CLQ of every A firm (.gpkg, .csv, .geojson)."),
+    ] = None,
+    n: PopN = 30_000,
+) -> None:
+    """Co-location quotients A -> B and B -> A with permutation p-values; local CLQ of A."""
+    from geo.colocation import colocation_quotients, local_colocation_quotient
+    from geo.distance import labelled_types
+    from geo.export import write_layer
+    from geo.outputs import atomic_path
+
+    frame, _, x, y, synthetic = _distance_inputs(firms, coords, column, n, window, out)
+    types = labelled_types(frame, a, b, type_column)
+    res = colocation_quotients(x, y, types, pairs=[(a, b), (b, a), (a, a), (b, b)],
+                               nsim=nsim, seed=seed)
+    table = res.table.assign(global_clq=res.global_clq, nsim=nsim, seed=seed,
+                             synthetic=synthetic)
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False, encoding="utf-8-sig")
+    echo = Console()
+    echo.print(table[["a", "b", "n_a", "n_b", "clq"] + (
+        ["p_colocation", "p_isolation"] if nsim else [])].to_string(index=False))
+    written = [out]
+    if local:
+        lclq = local_colocation_quotient(x, y, types, a, b, k=k, nsim=nsim, seed=seed)
+        layer = frame.iloc[lclq.index][["firm_id", "name", "industry_code", "geometry"]].copy()
+        for column_name in lclq.columns:
+            layer[f"lclq_{column_name}" if column_name != "lclq" else "lclq"] = (
+                lclq[column_name].to_numpy()
+            )
+        layer["synthetic"] = synthetic
+        written.append(write_layer(layer, local))
+    if synthetic:
         echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
     for path in written:
         echo.print(f"  {path}")

@@ -6,6 +6,7 @@ failure never leaves half a file.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -114,7 +115,9 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
                 frame.to_crs(WGS84), tmp, driver="GeoJSON", RFC7946="YES", COORDINATE_PRECISION=7
             )
         else:
-            pyogrio.write_dataframe(frame, tmp, driver="GPKG", SPATIAL_INDEX="YES")
+            # name the layer after the final file, not the temporary one
+            layer = re.sub(r"\W+", "_", path.stem).strip("_") or "layer"
+            pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GPKG", SPATIAL_INDEX="YES")
     return path
 
 

@@ -93,6 +93,8 @@ class Choropleth:
     min_firms: int = 0
     show: bool = False
     fill_opacity: float = 0.7
+    radius: float = 3.0  # point layers
+    max_points: int = 50_000  # point layers: seeded sample above this
 
     def title(self, lang: Lang) -> str:
         """Title in the requested language."""
@@ -307,16 +309,27 @@ def _choropleth_layer(
     colors = _ramp(spec.colors, len(labels))
     frame = shown[keep].copy()
     frame["_color"] = [colors[c] for c in classes[keep]]
-    fields = tuple(f for f in ("name_zh", "n_firms", spec.column) if f in frame.columns)
+    points = bool((frame.geom_type == "Point").all())
+    if points and len(frame) > spec.max_points:
+        frame = frame.sample(n=spec.max_points, random_state=0).sort_index()
+        extra = (
+            f"随机显示 {spec.max_points:,} 个点" if lang == "zh"
+            else f"random sample of {spec.max_points:,} points"
+        )
+        note = f"{note}; {extra}" if note else extra
+    fields = tuple(
+        f for f in ("name_zh", "name", "n_firms", spec.column) if f in frame.columns
+    )
     group = folium.FeatureGroup(name=spec.title(lang), show=spec.show)
     folium.GeoJson(
-        _display_frame(frame, (*fields, "_color"), 1e-5),
-        style_function=lambda feature, o=spec.fill_opacity: {
+        _display_frame(frame, (*fields, "_color"), 1e-6 if points else 1e-5),
+        style_function=lambda feature, o=spec.fill_opacity, p=points: {
             "fillColor": feature["properties"]["_color"],
-            "color": "#ffffff",
-            "weight": 0.3,
+            "color": feature["properties"]["_color"] if p else "#ffffff",
+            "weight": 0 if p else 0.3,
             "fillOpacity": o,
         },
+        marker=folium.CircleMarker(radius=spec.radius, fill=True) if points else None,
         tooltip=folium.GeoJsonTooltip(
             fields=list(fields), aliases=[recipe.alias(f, lang) for f in fields], sticky=True
         ),

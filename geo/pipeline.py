@@ -24,6 +24,7 @@ import pandas as pd
 
 from geo import __version__
 from geo.crs import parse_coord_system
+from geo.distance import plot_function, run_distance_analyses, write_function_table
 from geo.errors import ConfigError
 from geo.export import write_geopackage, write_tables
 from geo.firms import FirmTable, read_firms
@@ -79,6 +80,9 @@ class RunConfig:
         Weight of a firm in the indices: ``count`` or ``employment``.
     groups : str
         Grouping scheme of the indices: ``fields``, ``sections`` or a CSV.
+    distance_nsim : int
+        Simulations of the distance-based functions (cross-L, Kd, co-location
+        quotients); -1 skips them.
     """
 
     firms: Path | None = None
@@ -98,6 +102,7 @@ class RunConfig:
     grid: str | None = DEFAULT_GRID
     weighting: str = "count"
     groups: str = "fields"
+    distance_nsim: int = 99
 
 
 # TOML layout: section -> {key: RunConfig field}
@@ -116,6 +121,7 @@ _TOML_KEYS = {
     "crs": {"analysis": "analysis_crs"},
     "output": {"folder": "output", "lang": "lang", "recipe": "recipe"},
     "indices": {"grid": "grid", "weighting": "weighting", "groups": "groups"},
+    "distance": {"nsim": "distance_nsim"},
 }
 _PATH_FIELDS = {"firms", "classification", "output"}
 
@@ -365,12 +371,21 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
             )
             for name, ids in zone_of.items()
         ]
+    distance = None
+    if config.distance_nsim >= 0:
+        with step("distance-based functions and co-location"):
+            distance = run_distance_analyses(
+                firms, area, config.analysis_crs, nsim=config.distance_nsim, seed=config.seed,
+            )
 
     with atomic_folder(config.output) as folder:
         outputs = _write_outputs(
-            folder, config, recipe, zones, firms, table, summary, indices, synthetic, step
+            folder, config, recipe, zones, firms, table, summary, indices, distance, synthetic,
+            step,
         )
         manifest = _manifest(config, table, synthetic, timings, outputs, folder)
+        if distance is not None:
+            manifest["distance"] = distance["parameters"]
         with atomic_path(folder / "manifest.json") as tmp:
             tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return RunResult(folder=Path(config.output).resolve(), manifest=manifest, summary=summary)
@@ -385,12 +400,15 @@ def _write_outputs(
     table: FirmTable,
     summary: pd.DataFrame,
     indices: list[ZonalResult],
+    distance: dict | None,
     synthetic: bool,
     step: Callable[[str], Any],
 ) -> list[str]:
     source_note = SYNTHETIC_NOTE_EN if synthetic else f"enterprises: {table.source}"
     outputs = []
     index_layers = {f"{r.parameters['layer']}_indices": r.zones for r in indices}
+    if distance is not None:
+        index_layers["local_clq"] = distance["local_clq"].assign(synthetic=synthetic)
     with step("draw the web map"):
         m = web_map(
             {**zones, **index_layers, "firms": firms},
@@ -428,6 +446,20 @@ def _write_outputs(
         outputs.append("summary_district_group.csv")
         for written in write_tables(result_tables(indices), folder / "indices.csv"):
             outputs.append(written.name)
+        if distance is not None:
+            write_function_table(distance["functions"], folder / "distance_functions.csv",
+                                 synthetic)
+            outputs.append("distance_functions.csv")
+            with atomic_path(folder / "colocation.csv") as tmp:
+                distance["colocation"].assign(synthetic=synthetic).to_csv(
+                    tmp, index=False, encoding="utf-8-sig"
+                )
+            outputs.append("colocation.csv")
+            for result in distance["functions"]:
+                name = f"{result.name}_{result.parameters['a']}_{result.parameters['b']}.png"
+                title = f"{result.name}: {result.parameters['a']} / {result.parameters['b']}"
+                plot_function(result, folder / "plots" / name, title, synthetic)
+                outputs.append(f"plots/{name}")
         if table.write_rejects(folder / "rejects.csv"):
             outputs.append("rejects.csv")
         readme = _readme(config, table, synthetic, source_note)

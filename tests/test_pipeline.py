@@ -284,3 +284,56 @@ def test_cli_run_with_own_zone_layer_grid_and_weighting(tmp_path):
     assert bad.returncode == 2 and "NAME=FILE_OR_LAYER" in bad.stderr
     bad = geo_cli("run", "--weight", "revenue", "--out", "o3", cwd=tmp_path)
     assert bad.returncode == 2 and "weighting" in bad.stderr
+
+
+def test_run_writes_distance_functions_plots_and_local_clq(default_run):
+    result, _ = default_run
+    functions = pd.read_csv(result.folder / "distance_functions.csv", encoding="utf-8-sig")
+    assert set(functions["function"]) == {"Lcross", "Kd_bilateral"}
+    assert set(functions["b"]) == {"producer_services", "digital", "tech", "finance",
+                                   "logistics", "business"}
+    assert functions["synthetic"].all()
+    assert {"lo", "hi"} <= set(functions.columns)
+    plots = sorted((result.folder / "plots").glob("*.png"))
+    assert len(plots) == 12 and all(p.read_bytes()[:4] == b"\x89PNG" for p in plots)
+    clq = pd.read_csv(result.folder / "colocation.csv", encoding="utf-8-sig")
+    assert {"clq", "p_colocation", "p_isolation"} <= set(clq.columns)
+    local = pyogrio.read_dataframe(result.folder / "layers.gpkg", layer="local_clq")
+    assert len(local) > 0 and (local["lclq"] >= 0).all()
+    manifest = json.loads((result.folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["distance"]["nsim"] == 99
+    text = (result.folder / "map.html").read_text(encoding="utf-8")
+    title = "生产性服务业企业的局部共位商（相对制造业）"
+    assert title in text or json.dumps(title)[1:-1] in text
+
+
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [
+        ("crossk", ["--fun", "K", "--correction", "isotropic", "--window", "districts:330106"]),
+        ("kd", ["--weight", "employment", "--b", "digital"]),
+        ("m", ["--envelope", "global", "--a", "C39", "--b", "I65"]),
+    ],
+)
+def test_cli_distance_functions(tmp_path, command, extra):
+    out = tmp_path / f"{command}.csv"
+    proc = geo_cli("index", command, "--n", "3000", "--nsim", "19", "--out", str(out), *extra)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert {"r", "observed", "lo", "hi", "synthetic"} <= set(table.columns)
+    assert table["synthetic"].all() and table["nsim"].eq(19).all()
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_clq_with_local_layer_and_bad_type(tmp_path):
+    out = tmp_path / "clq.csv"
+    proc = geo_cli("index", "clq", "--n", "3000", "--nsim", "19", "--out", str(out),
+                   "--local", str(tmp_path / "lclq.gpkg"))
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert len(table) == 4 and table["global_clq"].notna().all()
+    layer = pyogrio.read_dataframe(tmp_path / "lclq.gpkg")
+    assert {"lclq", "lclq_p_colocation"} <= set(layer.columns)
+    bad = geo_cli("index", "crossk", "--a", "nonsense!", "--n", "500", "--out",
+                  str(tmp_path / "x.csv"))
+    assert bad.returncode == 2 and "unknown type" in bad.stderr and "Traceback" not in bad.stderr
