@@ -30,6 +30,8 @@ test: lint
 bench: install
 	$(BIN)/python bench/seed_population.py
 	$(BIN)/python bench/zonal_indices.py
+	$(BIN)/python bench/cross_k.py
+	$(BIN)/python bench/kd_clq.py
 
 clean:
 	rm -rf $(VENV) geo-out dist build .pytest_cache .ruff_cache

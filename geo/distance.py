@@ -13,6 +13,7 @@ column of the file.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -150,6 +151,18 @@ def write_function_table(results: list[FunctionResult], path: str | Path, synthe
     return path
 
 
+_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+              "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC")
+
+
+def _cjk_fonts() -> list[str]:
+    """Installed fonts that can draw Chinese, best first."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return [name for name in _CJK_FONTS if name in installed]
+
+
 def plot_function(
     result: FunctionResult, path: str | Path, title: str, synthetic: bool
 ) -> Path:
@@ -159,6 +172,9 @@ def plot_function(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    cjk = _cjk_fonts()
+    if cjk:  # type names and titles may be Chinese
+        plt.rcParams["font.sans-serif"] = [*cjk, *plt.rcParams["font.sans-serif"]]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     km = result.r / 1000
     if result.lo is not None:
@@ -172,10 +188,13 @@ def plot_function(
     ax.set_title(title + (" [SYNTHETIC DATA]" if synthetic else ""), fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+    with warnings.catch_warnings():
+        # without a CJK font, Chinese labels draw as boxes; the plot is still right
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.tight_layout()
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
 

@@ -483,10 +483,26 @@ def normalise_firms(
             "synthetic": np.full(int(keep.sum()), bool(synthetic)),
         }
     )
+    # the file's other columns travel along (a user's own category, address...),
+    # renamed when they clash with a schema column
+    used = set(mapping.values())
+    reserved = {*out.columns, "geometry"}
+    for column in frame.columns:
+        if column in used:
+            continue
+        if column == "synthetic":
+            # a file written by `geo seed` stays flagged synthetic when read back
+            flag = frame[column].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
+            out["synthetic"] = out["synthetic"] | flag.to_numpy()[keep]
+            continue
+        name = column if column not in reserved else f"{column}_input"
+        out[name] = frame[column].to_numpy()[keep]
     firms = gpd.GeoDataFrame(
         out, geometry=gpd.points_from_xy(out["lon"], out["lat"]), crs=WGS84
     )
-    firms.attrs.update({"source": source, "coords": system.label(), "synthetic": bool(synthetic)})
+    firms.attrs.update(
+        {"source": source, "coords": system.label(), "synthetic": bool(out["synthetic"].any())}
+    )
 
     rejects = _reject_table(frame, rows, problems, rejected)
     categories = pd.Series(problems.category[rejected], dtype=object).value_counts()

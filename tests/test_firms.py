@@ -644,3 +644,29 @@ def test_a_hundred_thousand_rows_validate_quickly():
     table = normalise_firms(frame, source="t", study_area=AREA)
     assert time.perf_counter() - start < 5
     assert table.summary["n_valid"] == n
+
+
+def test_other_columns_travel_along_and_clashes_are_renamed():
+    raw = pd.DataFrame({
+        "企业名称": ["甲", "乙"], "行业代码": ["3911", "6510"], "经度": ["120.15", "120.2"],
+        "纬度": ["30.28", "30.25"], "类别": ["工厂", "服务"], "group": ["x", "y"],
+        "geometry": ["a", "b"],
+    })
+    table = normalise_firms(raw, source="example")
+    firms = table.firms
+    assert firms["类别"].tolist() == ["工厂", "服务"]
+    assert firms["group"].tolist() == ["manufacturing", "producer_services"]
+    assert firms["group_input"].tolist() == ["x", "y"]
+    assert firms["geometry_input"].tolist() == ["a", "b"]
+    assert firms.geometry.name == "geometry"
+
+
+def test_seed_file_read_back_stays_synthetic(tmp_path):
+    from geo.export import write_layer
+    from geo.firms import read_firms
+    from geo.seed import generate_firms
+
+    path = write_layer(generate_firms(300, 1).firms, tmp_path / "seed.csv")
+    table = read_firms(path)
+    assert table.firms["synthetic"].all()
+    assert "synthetic_input" not in table.firms.columns

@@ -337,3 +337,21 @@ def test_cli_clq_with_local_layer_and_bad_type(tmp_path):
     bad = geo_cli("index", "crossk", "--a", "nonsense!", "--n", "500", "--out",
                   str(tmp_path / "x.csv"))
     assert bad.returncode == 2 and "unknown type" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_crossk_with_a_type_column_of_the_file(tmp_path):
+    from geo.seed import generate_firms
+
+    firms = generate_firms(2000, 3).firms
+    frame = firms[["firm_id", "name", "industry_code", "lon", "lat"]].copy()
+    frame["类别"] = firms["group"].map(
+        {"manufacturing": "工厂", "producer_services": "服务", "other": "其他"}
+    )
+    frame.to_csv(tmp_path / "typed.csv", index=False, encoding="utf-8")
+    out = tmp_path / "k.csv"
+    proc = geo_cli("index", "crossk", "--firms", str(tmp_path / "typed.csv"), "--type-column",
+                   "类别", "--a", "工厂", "--b", "服务", "--nsim", "9", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert set(table["a"]) == {"工厂"} and set(table["b"]) == {"服务"}
+    assert not table["synthetic"].any()
