@@ -278,7 +278,7 @@ def validate(
         raise typer.Exit(1)
 
 
-def _load_firms(firms, coords, column, n, seed, area, out: Path):
+def _load_firms(firms, coords, column, n, seed, area, out: Path, require_code: bool = True):
     """Load the enterprise table: a user's file (rejects beside ``out``) or the seed."""
     from geo.firms import read_firms
     from geo.industry import load_classification
@@ -288,7 +288,7 @@ def _load_firms(firms, coords, column, n, seed, area, out: Path):
         return generate_firms(n, seed)
     table = read_firms(
         firms, coords=coords, columns=_parse_columns(column) or None, study_area=area,
-        classification=load_classification(),
+        classification=load_classification(), require_code=require_code,
     )
     rejects = out.with_name(out.stem + "_rejects.csv")
     if table.write_rejects(rejects):
@@ -457,13 +457,20 @@ PopN = Annotated[int, typer.Option("--n", help="Size of the synthetic population
 WeightOption = Annotated[str, typer.Option(help="Point weights: count or employment.")]
 
 
-def _distance_inputs(firms, coords, column, n, window, out, analysis_crs="EPSG:4549"):
-    """Firms, window and projected coordinates of the firms inside it."""
+def _distance_inputs(
+    firms, coords, column, n, window, out, type_column=None, analysis_crs="EPSG:4549"
+):
+    """Firms, window and projected coordinates of the firms inside it.
+
+    With ``type_column`` any point file (lon/lat or x/y with ``--coords``)
+    will do; without, the file needs industry codes.
+    """
     from geo.distance import make_window, points_in_window
     from geo.zones import load_layer, study_area
 
     area = study_area(load_layer("districts"))
-    table = _load_firms(firms, coords, column, n, 20261122, area, out)
+    table = _load_firms(firms, coords, column, n, 20261122, area, out,
+                        require_code=type_column is None)
     projected = table.firms.to_crs(analysis_crs)
     win = make_window(window, projected, analysis_crs, area)
     x, y, inside = points_in_window(table.firms, win, analysis_crs)
@@ -532,7 +539,9 @@ def index_crossk(
     from geo.distance import labelled_types
     from geo.ripley import default_r, kfunction
 
-    frame, win, x, y, synthetic = _distance_inputs(firms, coords, column, n, window, out)
+    frame, win, x, y, synthetic = _distance_inputs(
+        firms, coords, column, n, window, out, type_column
+    )
     types = labelled_types(frame, a, b, type_column)
     result = kfunction(x, y, win, types=types, a=a, b=b, r=default_r(rmax, nr),
                        correction=correction, nsim=nsim, seed=seed, envelope=envelope,
@@ -566,7 +575,9 @@ def index_kd(
     from geo.distance import labelled_types
     from geo.kdensity import kd_function
 
-    frame, _, x, y, synthetic = _distance_inputs(firms, coords, column, n, window, out)
+    frame, _, x, y, synthetic = _distance_inputs(
+        firms, coords, column, n, window, out, type_column
+    )
     types = labelled_types(frame, a, b, type_column)
     result = kd_function(x, y, types, a, b, weights=_weights(frame, weight), rmax=rmax,
                          n_r=nr, adjust=adjust, nsim=nsim, seed=seed)
@@ -597,7 +608,9 @@ def index_m(
     from geo.distance import labelled_types
     from geo.mfunction import m_function
 
-    frame, _, x, y, synthetic = _distance_inputs(firms, coords, column, n, window, out)
+    frame, _, x, y, synthetic = _distance_inputs(
+        firms, coords, column, n, window, out, type_column
+    )
     types = labelled_types(frame, a, b, type_column)
     result = m_function(x, y, types, a, b, weights=_weights(frame, weight),
                         r=np.linspace(0, rmax, nr), nsim=nsim, seed=seed, envelope=envelope)
@@ -630,7 +643,9 @@ def index_clq(
     from geo.export import write_layer
     from geo.outputs import atomic_path
 
-    frame, _, x, y, synthetic = _distance_inputs(firms, coords, column, n, window, out)
+    frame, _, x, y, synthetic = _distance_inputs(
+        firms, coords, column, n, window, out, type_column
+    )
     types = labelled_types(frame, a, b, type_column)
     res = colocation_quotients(x, y, types, pairs=[(a, b), (b, a), (a, a), (b, b)],
                                nsim=nsim, seed=seed)

@@ -202,7 +202,10 @@ def _header_key(name: object) -> str:
 
 
 def _resolve_columns(
-    found: list[str], columns: dict[str, str] | None, source: str
+    found: list[str],
+    columns: dict[str, str] | None,
+    source: str,
+    required: tuple[str, ...] = REQUIRED,
 ) -> dict[str, str]:
     """Map schema fields to the file's columns (explicit mapping first, then aliases)."""
     mapping: dict[str, str] = {}
@@ -236,7 +239,7 @@ def _resolve_columns(
                 mapping[schema_name] = hit
                 used.add(hit)
                 break
-    missing = [name for name in REQUIRED if name not in mapping]
+    missing = [name for name in required if name not in mapping]
     if missing:
         accepted = "; ".join(f"{name}: {', '.join(ALIASES[name])}" for name in missing)
         raise InputError(
@@ -361,6 +364,7 @@ def normalise_firms(
     study_area: shapely.Geometry | None = None,
     classification: Classification | None = None,
     synthetic: bool = False,
+    require_code: bool = True,
 ) -> FirmTable:
     """Validate, reproject and classify enterprise records.
 
@@ -395,6 +399,10 @@ def normalise_firms(
         Industry rules; the bundled ones by default.
     synthetic : bool
         Flag every record as synthetic (the seed generator sets it).
+    require_code : bool
+        Whether ``industry_code`` is required. Point files whose types come
+        from another column (``--type-column``) may lack it: their points are
+        then all ``other`` with no code.
 
     Returns
     -------
@@ -421,7 +429,8 @@ def normalise_firms(
     """
     system = coords if isinstance(coords, CoordSystem) else parse_coord_system(coords)
     classification = classification or load_classification()
-    mapping = _resolve_columns([str(c) for c in df.columns], columns, source)
+    required = REQUIRED if require_code else tuple(c for c in REQUIRED if c != "industry_code")
+    mapping = _resolve_columns([str(c) for c in df.columns], columns, source, required)
     # work on positions, not labels: the caller's index may be anything
     frame = df.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
@@ -432,12 +441,20 @@ def normalise_firms(
 
     lon, lat = _validate_positions(frame, mapping, system, study_area, source, problems)
 
-    classes = classification.classify(frame[mapping["industry_code"]])
-    code_error = classes["code_error"].to_numpy(dtype=object)
+    if "industry_code" in mapping:
+        classes = classification.classify(frame[mapping["industry_code"]])
+        code_error = classes["code_error"].to_numpy(dtype=object)
+    else:  # a plain point file typed by another column
+        classes = pd.DataFrame(
+            {c: [None] * n for c in ("industry_code", "section", "division", "field")}
+        ).assign(group="other", high_tech=False)
+        code_error = np.full(n, None, dtype=object)
+        notes.append("no industry_code column: every point is 'other'")
     missing_code = code_error == "missing industry code"
     bad_code = ~pd.isna(code_error) & ~missing_code
-    problems.add(missing_code, mapping["industry_code"], "missing industry code",
-                 "missing industry code")
+    if missing_code.any():
+        problems.add(missing_code, mapping["industry_code"], "missing industry code",
+                     "missing industry code")
     if bad_code.any():
         where = np.flatnonzero(bad_code)
         raw_codes = _to_text(frame[mapping["industry_code"]].iloc[where]).to_numpy(dtype=object)
@@ -677,6 +694,7 @@ def read_firms(
     layer: str | None = None,
     study_area: shapely.Geometry | None = None,
     classification: Classification | None = None,
+    require_code: bool = True,
 ) -> FirmTable:
     """Read an enterprise file and validate it with :func:`normalise_firms`.
 
@@ -718,6 +736,8 @@ def read_firms(
         Study area in WGS84 (see :func:`normalise_firms`).
     classification : Classification, optional
         Industry rules; the bundled ones by default.
+    require_code : bool
+        Whether the file must have industry codes (see :func:`normalise_firms`).
 
     Returns
     -------
@@ -775,6 +795,7 @@ def read_firms(
         columns=mapping or None,
         study_area=study_area,
         classification=classification,
+        require_code=require_code,
     )
     table.summary["notes"] = notes + table.summary["notes"]
     return table

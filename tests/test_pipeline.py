@@ -355,3 +355,24 @@ def test_cli_crossk_with_a_type_column_of_the_file(tmp_path):
     table = pd.read_csv(out, encoding="utf-8-sig")
     assert set(table["a"]) == {"工厂"} and set(table["b"]) == {"服务"}
     assert not table["synthetic"].any()
+
+
+def test_cli_distance_on_a_plain_projected_point_file(tmp_path):
+    from geo.crs import DEFAULT_ANALYSIS_CRS
+    from geo.seed import generate_firms
+
+    firms = generate_firms(1500, 4).firms.to_crs(DEFAULT_ANALYSIS_CRS)
+    pd.DataFrame({
+        "x": firms.geometry.x, "y": firms.geometry.y,
+        "kind": firms["group"].str[:1].str.upper(),
+    }).to_csv(tmp_path / "xy.csv", index=False)
+    out = tmp_path / "m.csv"
+    proc = geo_cli("index", "m", "--firms", str(tmp_path / "xy.csv"), "--coords", "4549",
+                   "--type-column", "kind", "--a", "M", "--b", "P", "--nsim", "9",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert set(pd.read_csv(out, encoding="utf-8-sig")["neighbour"]) == {"P"}
+    # without --type-column the file must carry industry codes
+    proc = geo_cli("index", "m", "--firms", str(tmp_path / "xy.csv"), "--coords", "4549",
+                   "--out", str(out))
+    assert proc.returncode == 2 and "industry_code not found" in proc.stderr
