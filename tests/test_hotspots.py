@@ -1,0 +1,115 @@
+"""Gi*, local Moran and bivariate local Moran against spdep; planted clusters; FDR."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo.errors import ConfigError
+from geo.hotspots import hot_spots, local_moran, spatial_weights
+
+DATA = Path(__file__).parent / "data" / "spdep"
+
+
+def _grid(frame):
+    cells = [shapely.box(x - 0.5, y - 0.5, x + 0.5, y + 0.5)
+             for x, y in zip(frame.cx, frame.cy, strict=True)]
+    return gpd.GeoDataFrame({"zone_id": [f"c{i}" for i in range(len(frame))]},
+                            geometry=cells, crs="EPSG:4549")
+
+
+def _compare(reference):
+    grid = pd.read_csv(DATA / "grid.csv")
+    cells = _grid(grid)
+    w = spatial_weights(cells, "queen")
+    gi = hot_spots(cells, grid.services.to_numpy(), w, permutations=99, seed=1)
+    np.testing.assert_allclose(gi["gi_z"], reference["gi_z"], rtol=1e-9)
+    lisa = local_moran(cells, grid.services.to_numpy(), w, permutations=99, seed=1)
+    # esda scales I by (n - 1) / sum(z^2), spdep by n / sum(z^2)
+    n = len(grid)
+    np.testing.assert_allclose(lisa["lisa_i"] * n / (n - 1), reference["lisa_i"], rtol=1e-9)
+
+
+def test_gi_star_and_local_moran_match_stored_spdep_values():
+    """Values written by tests/data/spdep/reference.R (spdep 1.2-7)."""
+    _compare(pd.read_csv(DATA / "reference.csv"))
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="R not installed")
+def test_gi_star_and_local_moran_match_live_spdep(tmp_path):
+    if subprocess.run(["Rscript", "-e", "library(spdep)"], capture_output=True).returncode:
+        pytest.skip("spdep not installed in R")
+    work = tmp_path / "tests" / "data" / "spdep"
+    work.mkdir(parents=True)
+    for name in ("grid.csv", "reference.R"):
+        shutil.copy(DATA / name, work / name)
+    proc = subprocess.run(["Rscript", str(work / "reference.R")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    _compare(pd.read_csv(work / "reference.csv"))
+
+
+def _planted(rng, n=30):
+    cells = gpd.GeoDataFrame(
+        {"zone_id": [f"c{i}" for i in range(n * n)]},
+        geometry=[shapely.box(c * 500, r * 500, c * 500 + 500, r * 500 + 500)
+                  for r in range(n) for c in range(n)],
+        crs="EPSG:4549",
+    )
+    y = rng.poisson(2, n * n).astype(float)
+    planted = np.zeros((n, n), bool)
+    planted[10:14, 18:22] = True
+    y[planted.ravel()] += 25
+    return cells, y, planted.ravel()
+
+
+def test_planted_cluster_is_a_hot_spot_and_hh():
+    cells, y, planted = _planted(np.random.default_rng(3))
+    w = spatial_weights(cells)
+    # FDR over 900 cells needs p-values finer than 1/200: 999 permutations
+    gi = hot_spots(cells, y, w, permutations=999, seed=2)
+    assert gi.loc[planted, "gi_class"].str.startswith("hot").all()
+    lisa = local_moran(cells, y, w, permutations=999, seed=2)
+    assert (lisa.loc[planted, "lisa_quadrant"] == "HH").mean() > 0.9
+
+
+def test_uniform_pattern_gives_few_hot_spots_after_fdr():
+    rng = np.random.default_rng(5)
+    cells, _, _ = _planted(rng)
+    y = rng.poisson(3, len(cells)).astype(float)
+    w = spatial_weights(cells)
+    gi = hot_spots(cells, y, w, permutations=199, seed=3)
+    # with FDR at 10 % the expected share of false discoveries is tiny under the null
+    assert (gi["gi_class"] != "not significant").mean() < 0.02
+    raw = hot_spots(cells, y, w, permutations=199, seed=3, use_fdr=False)
+    flagged = (gi["gi_class"] != "not significant").sum()
+    assert (raw["gi_class"] != "not significant").sum() >= flagged
+
+
+def test_bivariate_lisa_finds_services_next_to_manufacturing():
+    rng = np.random.default_rng(8)
+    cells, services, planted = _planted(rng)
+    manufacturing = rng.poisson(2, len(cells)).astype(float)
+    manufacturing[planted] += 25  # the same block: co-agglomeration
+    w = spatial_weights(cells)
+    bv = local_moran(cells, services, w, other=manufacturing, permutations=999, seed=4)
+    assert (bv.loc[planted, "bv_quadrant"] == "HH").mean() > 0.8
+    again = local_moran(cells, services, w, other=manufacturing, permutations=999, seed=4)
+    assert bv["bv_p_sim"].equals(again["bv_p_sim"])
+
+
+def test_weights_specs():
+    cells, _, _ = _planted(np.random.default_rng(1), n=5)
+    assert spatial_weights(cells, "queen").cardinalities[12] == 8
+    assert spatial_weights(cells, "rook").cardinalities[12] == 4
+    assert spatial_weights(cells, "knn:3").cardinalities[12] == 3
+    assert spatial_weights(cells, "distance:760").cardinalities[12] == 8  # 500 sqrt 2 = 707
+    with pytest.raises(ConfigError, match="unknown weights"):
+        spatial_weights(cells, "hexagonal")
+    with pytest.raises(ConfigError, match="positive threshold"):
+        spatial_weights(cells, "distance:abc")
