@@ -674,6 +674,71 @@ def index_clq(
 
 @app.command()
 @_friendly
+def clusters(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Cell layer with the statistics (.gpkg, .geojson, "
+                           ".parquet or .csv).")
+    ],
+    focus: Annotated[
+        str, typer.Option(help="Firms whose clusters are sought: a group, field, high_tech or "
+                          "code prefix.")
+    ] = "producer_services",
+    other: Annotated[
+        str | None,
+        typer.Option(help="Second variable of the bivariate LISA (omit for none).")
+    ] = "manufacturing",
+    firms: FirmsOption = None,
+    coords: CoordsOption = "wgs84",
+    column: ColumnOption = None,
+    type_column: TypeColumn = None,
+    grid: Annotated[
+        str, typer.Option(help="Cells: square:METRES, hex:METRES, h3:RES, or a zone layer/file.")
+    ] = "square:1000",
+    weight: WeightOption = "count",
+    weights: Annotated[
+        str, typer.Option(help="Spatial weights: queen, rook, knn:K or distance:METRES.")
+    ] = "queen",
+    permutations: Annotated[int, typer.Option(help="Conditional permutations.")] = 999,
+    seed: SeedOption = 1,
+    fdr: Annotated[
+        bool, typer.Option(help="False-discovery-rate control across cells.")
+    ] = True,
+    n: PopN = 30_000,
+) -> None:
+    """Hot spots (Gi*), local Moran and bivariate LISA of firms on a grid of cells."""
+    from geo.distance import type_mask
+    from geo.export import write_layer
+    from geo.hotspots import grid_cluster_statistics
+    from geo.zones import assign_points, load_layer, load_zones, study_area
+
+    area = study_area(load_layer("districts"))
+    table = _load_firms(firms, coords, column, n, 20261122, area, out,
+                        require_code=type_column is None)
+    frame = table.firms
+    cells = load_zones(grid, area=area)
+    zone_of = assign_points(frame.to_crs("EPSG:4549"), cells.to_crs("EPSG:4549"))
+    result = grid_cluster_statistics(
+        frame, cells, zone_of.to_numpy(), focus=type_mask(frame, focus, type_column),
+        other=type_mask(frame, other, type_column) if other else None,
+        firm_weights=_weights(frame, weight), weights_spec=weights,
+        permutations=permutations, seed=seed, use_fdr=fdr,
+    )
+    synthetic = bool(frame["synthetic"].any())
+    result["synthetic"] = synthetic
+    write_layer(result, out)
+    echo = Console()
+    echo.print(result["gi_class"].value_counts().to_string())
+    if other:
+        echo.print(result["bv_quadrant"].value_counts().to_string())
+    if result.attrs.get("islands"):
+        echo.print(f"{result.attrs['islands']:,} cells without neighbours (islands)")
+    if synthetic:
+        echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
+    echo.print(f"  {out}")
+
+
+@app.command()
+@_friendly
 def layers() -> None:
     """List the bundled zone layers with their source, accuracy and licence."""
     from geo.zones import load_catalog, load_layer

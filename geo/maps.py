@@ -95,6 +95,8 @@ class Choropleth:
     fill_opacity: float = 0.7
     radius: float = 3.0  # point layers
     max_points: int = 50_000  # point layers: seeded sample above this
+    # scheme "categorical": the drawn values, in legend order (others are not drawn)
+    categories: tuple[Category, ...] = ()
 
     def title(self, lang: Lang) -> str:
         """Title in the requested language."""
@@ -158,8 +160,11 @@ def load_recipe(name_or_path: str | Path = "default") -> MapRecipe:
         choropleths = []
         for raw in data.get("choropleths", []):
             raw = dict(raw)
-            raw["colors"] = tuple(raw["colors"])
             raw["bins"] = tuple(float(b) for b in raw.get("bins", ()))
+            raw["categories"] = tuple(Category(**c) for c in raw.get("categories", []))
+            raw["colors"] = tuple(
+                c.color for c in raw["categories"]
+            ) if raw.get("scheme") == "categorical" else tuple(raw["colors"])
             choropleths.append(Choropleth(**raw))
         head = data["map"]
         return MapRecipe(
@@ -254,7 +259,9 @@ def _polygon_layer(
     group.add_to(m)
 
 
-def classify_values(values: pd.Series, spec: Choropleth) -> tuple[np.ndarray, list[str]]:
+def classify_values(
+    values: pd.Series, spec: Choropleth, lang: Lang = "zh"
+) -> tuple[np.ndarray, list[str]]:
     """Class of each value (-1 for NaN) and the class labels, by ``spec``'s scheme.
 
     Parameters
@@ -263,6 +270,8 @@ def classify_values(values: pd.Series, spec: Choropleth) -> tuple[np.ndarray, li
         The mapped column.
     spec : Choropleth
         Scheme, number of classes or bins.
+    lang : {"zh", "en"}
+        Language of categorical labels.
 
     Returns
     -------
@@ -271,6 +280,10 @@ def classify_values(values: pd.Series, spec: Choropleth) -> tuple[np.ndarray, li
     """
     import mapclassify
 
+    if spec.scheme == "categorical":
+        keys = [c.key for c in spec.categories]
+        classes = values.map({k: i for i, k in enumerate(keys)}).fillna(-1).to_numpy(int)
+        return classes, [c.label(lang) for c in spec.categories]
     y = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     finite = np.isfinite(y)
     classes = np.full(len(y), -1)
@@ -302,7 +315,7 @@ def _choropleth_layer(
             if lang == "zh"
             else f"zones with at least {spec.min_firms} firms"
         )
-    classes, labels = classify_values(shown[spec.column], spec)
+    classes, labels = classify_values(shown[spec.column], spec, lang)
     keep = classes >= 0
     if not keep.any():
         return None

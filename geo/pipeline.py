@@ -28,6 +28,7 @@ from geo.distance import plot_function, run_distance_analyses, write_function_ta
 from geo.errors import ConfigError
 from geo.export import write_geopackage, write_tables
 from geo.firms import FirmTable, read_firms
+from geo.hotspots import grid_cluster_statistics
 from geo.indices import ZonalResult, load_scheme, result_tables, zonal_indices
 from geo.industry import load_classification
 from geo.maps import MapRecipe, load_recipe, map_class, save_map, web_map
@@ -83,6 +84,8 @@ class RunConfig:
     distance_nsim : int
         Simulations of the distance-based functions (cross-L, Kd, co-location
         quotients); -1 skips them.
+    permutations : int
+        Conditional permutations of the grid hot spots and LISA.
     """
 
     firms: Path | None = None
@@ -103,6 +106,7 @@ class RunConfig:
     weighting: str = "count"
     groups: str = "fields"
     distance_nsim: int = 99
+    permutations: int = 999
 
 
 # TOML layout: section -> {key: RunConfig field}
@@ -122,6 +126,7 @@ _TOML_KEYS = {
     "output": {"folder": "output", "lang": "lang", "recipe": "recipe"},
     "indices": {"grid": "grid", "weighting": "weighting", "groups": "groups"},
     "distance": {"nsim": "distance_nsim"},
+    "clusters": {"permutations": "permutations"},
 }
 _PATH_FIELDS = {"firms", "classification", "output"}
 
@@ -371,6 +376,16 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
             )
             for name, ids in zone_of.items()
         ]
+    grid_clusters = None
+    if config.grid:
+        with step("hot spots and bivariate LISA"):
+            grid_clusters = grid_cluster_statistics(
+                firms, zones["grid"], zone_of["grid"].to_numpy(),
+                focus=firms["group"].eq("producer_services").to_numpy(),
+                other=firms["group"].eq("manufacturing").to_numpy(),
+                permutations=config.permutations, seed=config.seed,
+                analysis_crs=config.analysis_crs,
+            ).assign(synthetic=synthetic)
     distance = None
     if config.distance_nsim >= 0:
         with step("distance-based functions and co-location"):
@@ -380,8 +395,8 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
 
     with atomic_folder(config.output) as folder:
         outputs = _write_outputs(
-            folder, config, recipe, zones, firms, table, summary, indices, distance, synthetic,
-            step,
+            folder, config, recipe, zones, firms, table, summary, indices, distance,
+            grid_clusters, synthetic, step,
         )
         manifest = _manifest(config, table, synthetic, timings, outputs, folder)
         if distance is not None:
@@ -401,6 +416,7 @@ def _write_outputs(
     summary: pd.DataFrame,
     indices: list[ZonalResult],
     distance: dict | None,
+    grid_clusters: gpd.GeoDataFrame | None,
     synthetic: bool,
     step: Callable[[str], Any],
 ) -> list[str]:
@@ -409,6 +425,8 @@ def _write_outputs(
     index_layers = {f"{r.parameters['layer']}_indices": r.zones for r in indices}
     if distance is not None:
         index_layers["local_clq"] = distance["local_clq"].assign(synthetic=synthetic)
+    if grid_clusters is not None:
+        index_layers["grid_clusters"] = grid_clusters
     with step("draw the web map"):
         m = web_map(
             {**zones, **index_layers, "firms": firms},

@@ -113,3 +113,65 @@ def test_weights_specs():
         spatial_weights(cells, "hexagonal")
     with pytest.raises(ConfigError, match="positive threshold"):
         spatial_weights(cells, "distance:abc")
+
+
+def test_gi_permutation_p_values_agree_with_esda():
+    from esda import G_Local
+
+    from geo.hotspots import conditional_permutation_p
+
+    rng = np.random.default_rng(11)
+    cells, _, _ = _planted(rng, n=15)
+    y = rng.poisson(2, 225).astype(float)
+    block = (np.arange(225) // 15 >= 5) & (np.arange(225) // 15 < 8) & (np.arange(225) % 15 >= 5) \
+        & (np.arange(225) % 15 < 8)
+    y[block] += 30
+    w = spatial_weights(cells)
+    ours = conditional_permutation_p(y, np.ones(len(y)), y, w, 4999, seed=1)
+    w.transform = "B"
+    theirs = G_Local(y, w, transform="B", permutations=4999, star=True, seed=1,
+                     n_jobs=1).p_sim
+    # same conditional randomisation, different random draws: Monte Carlo error only
+    # (standard error of a difference of two estimates: sqrt(2 p (1 - p) / permutations))
+    se = np.sqrt(2 * theirs * (1 - theirs) / 4999) + 1e-4
+    assert np.all(np.abs(ours - theirs) < 5 * se)
+    again = conditional_permutation_p(y, np.ones(len(y)), y, w, 4999, seed=1)
+    np.testing.assert_array_equal(ours, again)
+    # the planted block is as extreme as it gets
+    assert ours.min() == pytest.approx(1 / 5000)
+
+
+def test_local_moran_permutation_p_values_match_brute_force_simulation():
+    """Each cell keeps its value; k neighbour values are drawn from the other cells."""
+    rng = np.random.default_rng(12)
+    cells, _, _ = _planted(rng, n=15)
+    y = rng.poisson(2, 225).astype(float)
+    y[100:110] += 12
+    w = spatial_weights(cells)
+    ours = local_moran(cells, y, w, permutations=4999, seed=1, use_fdr=False)
+    z = (y - y.mean()) / y.std()
+    check = np.random.default_rng(99)
+    for i in (0, 17, 104, 140, 224):
+        neighbours = [w.id_order.index(j) for j in w.neighbors[w.id_order[i]]]
+        k = len(neighbours)
+        observed = z[i] * z[neighbours].mean()
+        others = np.delete(z, i)
+        sims = np.array([z[i] * check.choice(others, k, replace=False).mean()
+                         for _ in range(4999)])
+        larger = (sims >= observed).sum()
+        brute = (min(larger, 4999 - larger) + 1) / 5000
+        se = np.sqrt(2 * brute * (1 - brute) / 4999) + 1e-4
+        assert abs(ours.loc[i, "lisa_p_sim"] - brute) < 5 * se, i
+
+
+def test_islands_are_never_significant():
+    cells = gpd.GeoDataFrame(
+        {"zone_id": ["a", "b", "c", "far"]},
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.box(2, 0, 3, 1),
+                  shapely.box(10, 10, 11, 11)],
+        crs="EPSG:4549",
+    )
+    w = spatial_weights(cells)
+    assert w.islands == [3]
+    gi = hot_spots(cells, np.array([1.0, 2.0, 1.0, 100.0]), w, permutations=99, seed=1)
+    assert gi.loc[3, "gi_p_sim"] == 1.0 and gi.loc[3, "gi_class"] == "not significant"

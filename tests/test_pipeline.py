@@ -376,3 +376,27 @@ def test_cli_distance_on_a_plain_projected_point_file(tmp_path):
     proc = geo_cli("index", "m", "--firms", str(tmp_path / "xy.csv"), "--coords", "4549",
                    "--out", str(out))
     assert proc.returncode == 2 and "industry_code not found" in proc.stderr
+
+
+def test_run_writes_hot_spots_and_bivariate_lisa(default_run):
+    result, _ = default_run
+    cells = pyogrio.read_dataframe(result.folder / "layers.gpkg", layer="grid_clusters")
+    assert {"gi_z", "gi_class", "lisa_quadrant", "bv_quadrant", "focus", "other"} <= set(
+        cells.columns
+    )
+    assert cells["synthetic"].all()
+    text = (result.folder / "map.html").read_text(encoding="utf-8")
+    title = "生产性服务业冷热点（Gi*，网格）"
+    assert title in text or json.dumps(title)[1:-1] in text
+
+
+def test_cli_clusters(tmp_path):
+    out = tmp_path / "hs.gpkg"
+    proc = geo_cli("clusters", "--n", "3000", "--grid", "hex:3000", "--permutations", "199",
+                   "--focus", "digital", "--weights", "knn:6", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    cells = pyogrio.read_dataframe(out)
+    assert {"gi_class", "bv_quadrant"} <= set(cells.columns)
+    assert cells["focus"].sum() > 0
+    bad = geo_cli("clusters", "--weights", "hexagonal", "--n", "500", "--out", str(out))
+    assert bad.returncode == 2 and "unknown weights" in bad.stderr
