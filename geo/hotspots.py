@@ -328,8 +328,10 @@ def _esda_quiet() -> Iterator[None]:
 
 def _copy(w: weights.W) -> weights.W:
     """Copy the weights, so changing the transform leaves the caller's alone."""
-    return weights.W(w.neighbors, {k: list(v) for k, v in w.weights.items()},
-                     id_order=w.id_order, silence_warnings=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # disconnected components are fine on a grid
+        return weights.W(w.neighbors, {k: list(v) for k, v in w.weights.items()},
+                         id_order=w.id_order, silence_warnings=True)
 
 
 def grid_cluster_statistics(
