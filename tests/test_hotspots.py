@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -129,8 +130,10 @@ def test_gi_permutation_p_values_agree_with_esda():
     w = spatial_weights(cells)
     ours = conditional_permutation_p(y, np.ones(len(y)), y, w, 4999, seed=1)
     w.transform = "B"
-    theirs = G_Local(y, w, transform="B", permutations=4999, star=True, seed=1,
-                     n_jobs=1).p_sim
+    with warnings.catch_warnings():  # esda's notice about its future default
+        warnings.simplefilter("ignore", DeprecationWarning)
+        theirs = G_Local(y, w, transform="B", permutations=4999, star=True, seed=1,
+                         n_jobs=1).p_sim
     # same conditional randomisation, different random draws: Monte Carlo error only
     # (standard error of a difference of two estimates: sqrt(2 p (1 - p) / permutations))
     se = np.sqrt(2 * theirs * (1 - theirs) / 4999) + 1e-4
