@@ -32,7 +32,7 @@ bench: install
 	$(BIN)/python bench/zonal_indices.py
 	$(BIN)/python bench/cross_k.py
 	$(BIN)/python bench/kd_clq.py
-	$(BIN)/python bench/hotspots.py
+	$(BIN)/python bench/clusters.py
 
 clean:
 	rm -rf $(VENV) geo-out dist build .pytest_cache .ruff_cache

@@ -703,9 +703,15 @@ def clusters(
     fdr: Annotated[
         bool, typer.Option(help="False-discovery-rate control across cells.")
     ] = True,
+    areas: Annotated[
+        Path | None,
+        typer.Option(help="Also write HDBSCAN cluster areas of the focus firms, named by "
+                     "district, platform and town (.gpkg, .geojson, .parquet, .csv)."),
+    ] = None,
+    min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN's smallest cluster.")] = 50,
     n: PopN = 30_000,
 ) -> None:
-    """Hot spots (Gi*), local Moran and bivariate LISA of firms on a grid of cells."""
+    """Hot spots (Gi*), local Moran and bivariate LISA on a grid; HDBSCAN cluster areas."""
     from geo.distance import type_mask
     from geo.export import write_layer
     from geo.hotspots import grid_cluster_statistics
@@ -732,9 +738,23 @@ def clusters(
         echo.print(result["bv_quadrant"].value_counts().to_string())
     if result.attrs.get("islands"):
         echo.print(f"{result.attrs['islands']:,} cells without neighbours (islands)")
+    written = [out]
+    if areas:
+        from geo.clusters import cluster_areas
+
+        zones = {name: load_layer(name) for name in ("districts", "platforms", "towns")}
+        found, _ = cluster_areas(frame, type_mask(frame, focus, type_column), zones=zones,
+                                 min_cluster_size=min_cluster_size)
+        found["synthetic"] = synthetic
+        if found.empty:
+            echo.print("no HDBSCAN clusters found; try a smaller --min-cluster-size")
+        else:
+            echo.print(found[["name_zh", "lq", "stability"]].to_string(index=False))
+            written.append(write_layer(found, areas))
     if synthetic:
         echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
-    echo.print(f"  {out}")
+    for path in written:
+        echo.print(f"  {path}")
 
 
 @app.command()

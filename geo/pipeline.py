@@ -23,6 +23,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo import __version__
+from geo.clusters import cluster_areas
 from geo.crs import parse_coord_system
 from geo.distance import plot_function, run_distance_analyses, write_function_table
 from geo.errors import ConfigError
@@ -86,6 +87,8 @@ class RunConfig:
         quotients); -1 skips them.
     permutations : int
         Conditional permutations of the grid hot spots and LISA.
+    min_cluster_size : int
+        HDBSCAN's smallest producer-service cluster.
     """
 
     firms: Path | None = None
@@ -107,6 +110,7 @@ class RunConfig:
     groups: str = "fields"
     distance_nsim: int = 99
     permutations: int = 999
+    min_cluster_size: int = 50
 
 
 # TOML layout: section -> {key: RunConfig field}
@@ -126,7 +130,7 @@ _TOML_KEYS = {
     "output": {"folder": "output", "lang": "lang", "recipe": "recipe"},
     "indices": {"grid": "grid", "weighting": "weighting", "groups": "groups"},
     "distance": {"nsim": "distance_nsim"},
-    "clusters": {"permutations": "permutations"},
+    "clusters": {"permutations": "permutations", "min_cluster_size": "min_cluster_size"},
 }
 _PATH_FIELDS = {"firms", "classification", "output"}
 
@@ -386,6 +390,12 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
                 permutations=config.permutations, seed=config.seed,
                 analysis_crs=config.analysis_crs,
             ).assign(synthetic=synthetic)
+    with step("producer-service cluster areas (HDBSCAN)"):
+        ps_clusters, _ = cluster_areas(
+            firms, firms["group"].eq("producer_services").to_numpy(), zones=zones,
+            min_cluster_size=config.min_cluster_size, analysis_crs=config.analysis_crs,
+        )
+        ps_clusters["synthetic"] = synthetic
     distance = None
     if config.distance_nsim >= 0:
         with step("distance-based functions and co-location"):
@@ -396,7 +406,7 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
     with atomic_folder(config.output) as folder:
         outputs = _write_outputs(
             folder, config, recipe, zones, firms, table, summary, indices, distance,
-            grid_clusters, synthetic, step,
+            {"grid_clusters": grid_clusters, "ps_clusters": ps_clusters}, synthetic, step,
         )
         manifest = _manifest(config, table, synthetic, timings, outputs, folder)
         if distance is not None:
@@ -416,7 +426,7 @@ def _write_outputs(
     summary: pd.DataFrame,
     indices: list[ZonalResult],
     distance: dict | None,
-    grid_clusters: gpd.GeoDataFrame | None,
+    cluster_layers: dict[str, gpd.GeoDataFrame | None],
     synthetic: bool,
     step: Callable[[str], Any],
 ) -> list[str]:
@@ -425,8 +435,7 @@ def _write_outputs(
     index_layers = {f"{r.parameters['layer']}_indices": r.zones for r in indices}
     if distance is not None:
         index_layers["local_clq"] = distance["local_clq"].assign(synthetic=synthetic)
-    if grid_clusters is not None:
-        index_layers["grid_clusters"] = grid_clusters
+    index_layers.update({k: v for k, v in cluster_layers.items() if v is not None})
     with step("draw the web map"):
         m = web_map(
             {**zones, **index_layers, "firms": firms},
@@ -478,6 +487,13 @@ def _write_outputs(
                 title = f"{result.name}: {result.parameters['a']} / {result.parameters['b']}"
                 plot_function(result, folder / "plots" / name, title, synthetic)
                 outputs.append(f"plots/{name}")
+        ps_clusters = cluster_layers.get("ps_clusters")
+        if ps_clusters is not None:
+            with atomic_path(folder / "clusters.csv") as tmp:
+                pd.DataFrame(ps_clusters.drop(columns="geometry")).to_csv(
+                    tmp, index=False, encoding="utf-8-sig"
+                )
+            outputs.append("clusters.csv")
         if table.write_rejects(folder / "rejects.csv"):
             outputs.append("rejects.csv")
         readme = _readme(config, table, synthetic, source_note)

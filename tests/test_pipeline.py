@@ -393,10 +393,25 @@ def test_run_writes_hot_spots_and_bivariate_lisa(default_run):
 def test_cli_clusters(tmp_path):
     out = tmp_path / "hs.gpkg"
     proc = geo_cli("clusters", "--n", "3000", "--grid", "hex:3000", "--permutations", "199",
-                   "--focus", "digital", "--weights", "knn:6", "--out", str(out))
+                   "--focus", "digital", "--weights", "knn:6", "--out", str(out),
+                   "--areas", str(tmp_path / "areas.geojson"), "--min-cluster-size", "20")
     assert proc.returncode == 0, proc.stderr
+    areas = pyogrio.read_dataframe(tmp_path / "areas.geojson")
+    assert len(areas) > 0 and areas["name_zh"].str.contains("集群").all()
     cells = pyogrio.read_dataframe(out)
     assert {"gi_class", "bv_quadrant"} <= set(cells.columns)
     assert cells["focus"].sum() > 0
     bad = geo_cli("clusters", "--weights", "hexagonal", "--n", "500", "--out", str(out))
     assert bad.returncode == 2 and "unknown weights" in bad.stderr
+
+
+def test_run_writes_named_cluster_areas(default_run):
+    result, _ = default_run
+    clusters = pd.read_csv(result.folder / "clusters.csv", encoding="utf-8-sig")
+    assert len(clusters) > 0
+    assert {"name_zh", "n_firms", "lq", "stability", "district", "platform", "town"} <= set(
+        clusters.columns
+    )
+    assert clusters["synthetic"].all()
+    layer = pyogrio.read_dataframe(result.folder / "layers.gpkg", layer="ps_clusters")
+    assert len(layer) == len(clusters)

@@ -1,9 +1,10 @@
-"""Benchmark: Gi*, local Moran and bivariate LISA with 999 permutations on a fine grid.
+"""Benchmark: grid hot spots and LISA (999 permutations), and HDBSCAN cluster areas.
 
 Synthetic Hangzhou firms counted per cell of a square grid over the study area
-(default 900 m: about 21,500 cells). Prints cells, seconds per statistic (after a
-warm-up that loads the cached numba kernels) and peak memory.
-Run: ``python bench/hotspots.py`` (``--grid square:900 --n 200000``).
+(default 900 m: about 21,500 cells): seconds per statistic (after a warm-up that
+loads the cached numba kernels). Then HDBSCAN cluster areas (with the stability
+re-runs) of ``--points`` producer-service firms. Prints sizes, seconds and peak
+memory. Run: ``python bench/clusters.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import argparse
 import resource
 import time
 
+import numpy as np
+
+from geo.clusters import cluster_areas
 from geo.crs import DEFAULT_ANALYSIS_CRS
 from geo.hotspots import hot_spots, local_moran, spatial_weights
 from geo.seed import generate_firms
@@ -23,6 +27,7 @@ def main() -> None:
     parser.add_argument("--grid", default="square:900")
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--permutations", type=int, default=999)
+    parser.add_argument("--points", type=int, default=200_000)
     args = parser.parse_args()
     cells = load_zones(args.grid, area=study_area(load_layer("districts"))).to_crs(
         DEFAULT_ANALYSIS_CRS
@@ -46,6 +51,14 @@ def main() -> None:
         start = time.perf_counter()
         call()
         print(f"{name:<16}{time.perf_counter() - start:>8.1f} s")
+    pool = generate_firms(int(args.points / 0.4), 2).firms
+    services = pool[pool["group"].eq("producer_services")].iloc[: args.points]
+    for stability in (False, True):
+        start = time.perf_counter()
+        areas, _ = cluster_areas(services, np.ones(len(services), bool), min_cluster_size=100,
+                                 stability=stability)
+        print(f"HDBSCAN areas of {len(services):,} points (stability re-runs: {stability}): "
+              f"{len(areas)} clusters, {time.perf_counter() - start:.1f} s")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
 
 
