@@ -25,6 +25,7 @@ import pandas as pd
 from geo import __version__
 from geo.clusters import cluster_areas
 from geo.crs import parse_coord_system
+from geo.density import density_layers
 from geo.distance import plot_function, run_distance_analyses, write_function_table
 from geo.errors import ConfigError
 from geo.export import write_geopackage, write_tables
@@ -89,6 +90,8 @@ class RunConfig:
         Conditional permutations of the grid hot spots and LISA.
     min_cluster_size : int
         HDBSCAN's smallest producer-service cluster.
+    density_bandwidth : float
+        Bandwidth (metres) of the kernel density rasters.
     """
 
     firms: Path | None = None
@@ -111,6 +114,7 @@ class RunConfig:
     distance_nsim: int = 99
     permutations: int = 999
     min_cluster_size: int = 50
+    density_bandwidth: float = 1000.0
 
 
 # TOML layout: section -> {key: RunConfig field}
@@ -130,7 +134,8 @@ _TOML_KEYS = {
     "output": {"folder": "output", "lang": "lang", "recipe": "recipe"},
     "indices": {"grid": "grid", "weighting": "weighting", "groups": "groups"},
     "distance": {"nsim": "distance_nsim"},
-    "clusters": {"permutations": "permutations", "min_cluster_size": "min_cluster_size"},
+    "clusters": {"permutations": "permutations", "min_cluster_size": "min_cluster_size",
+                 "density_bandwidth": "density_bandwidth"},
 }
 _PATH_FIELDS = {"firms", "classification", "output"}
 
@@ -436,6 +441,16 @@ def _write_outputs(
     if distance is not None:
         index_layers["local_clq"] = distance["local_clq"].assign(synthetic=synthetic)
     index_layers.update({k: v for k, v in cluster_layers.items() if v is not None})
+    with step("kernel density rasters"):
+        density_paths, contours = density_layers(
+            firms,
+            {"producer_services": firms["group"].eq("producer_services").to_numpy(),
+             "manufacturing": firms["group"].eq("manufacturing").to_numpy()},
+            study_area(zones["districts"]), folder, analysis_crs=config.analysis_crs,
+            bandwidth=config.density_bandwidth, synthetic=synthetic,
+        )
+        outputs.extend(p.name for p in density_paths)
+        index_layers["density_contours"] = contours.assign(synthetic=synthetic)
     with step("draw the web map"):
         m = web_map(
             {**zones, **index_layers, "firms": firms},

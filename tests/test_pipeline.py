@@ -415,3 +415,15 @@ def test_run_writes_named_cluster_areas(default_run):
     assert clusters["synthetic"].all()
     layer = pyogrio.read_dataframe(result.folder / "layers.gpkg", layer="ps_clusters")
     assert len(layer) == len(clusters)
+
+
+def test_run_writes_density_rasters_and_contours(default_run):
+    import rasterio
+
+    result, _ = default_run
+    for group in ("producer_services", "manufacturing"):
+        with rasterio.open(result.folder / f"density_{group}.tif") as src:
+            assert src.crs.to_epsg() == 4549 and src.tags()["synthetic"] == "true"
+    contours = pyogrio.read_dataframe(result.folder / "layers.gpkg", layer="density_contours")
+    assert set(contours["group"]) == {"producer_services", "manufacturing"}
+    assert sorted(set(contours["share"])) == [0.5, 0.75, 0.9]
