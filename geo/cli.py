@@ -709,9 +709,20 @@ def clusters(
                      "district, platform and town (.gpkg, .geojson, .parquet, .csv)."),
     ] = None,
     min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN's smallest cluster.")] = 50,
+    density: Annotated[
+        Path | None,
+        typer.Option(help="Also write the kernel density of the focus firms (.tif) and its "
+                     "50/75/90 % contours (<name>_contours.gpkg)."),
+    ] = None,
+    bandwidth: Annotated[
+        float, typer.Option(help="Kernel bandwidth in metres (0: Silverman's rule).")
+    ] = 1000.0,
+    cell: Annotated[float, typer.Option(help="Density raster cell size in metres.")] = 200.0,
     n: PopN = 30_000,
 ) -> None:
     """Hot spots (Gi*), local Moran and bivariate LISA on a grid; HDBSCAN cluster areas."""
+    import geopandas as gpd
+
     from geo.distance import type_mask
     from geo.export import write_layer
     from geo.hotspots import grid_cluster_statistics
@@ -751,6 +762,22 @@ def clusters(
         else:
             echo.print(found[["name_zh", "lq", "stability"]].to_string(index=False))
             written.append(write_layer(found, areas))
+    if density:
+        from geo.density import density_contours, kernel_density, write_geotiff
+
+        mask = type_mask(frame, focus, type_column)
+        projected = frame[mask].to_crs("EPSG:4549")
+        window = gpd.GeoSeries([area], crs="EPSG:4326").to_crs("EPSG:4549").iloc[0]
+        raster, origin, h, _ = kernel_density(
+            projected.geometry.x.to_numpy(), projected.geometry.y.to_numpy(), window,
+            bandwidth=bandwidth or None, cell=cell,
+        )
+        written.append(write_geotiff(raster, origin, "EPSG:4549", density,
+                                     description=f"kernel density of {focus}, h={h:.0f} m",
+                                     synthetic=synthetic))
+        contours = density_contours(raster, origin, "EPSG:4549").assign(synthetic=synthetic)
+        written.append(write_layer(contours, density.with_name(density.stem + "_contours.gpkg")))
+        echo.print(f"bandwidth: {h:.0f} m")
     if synthetic:
         echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
     for path in written:

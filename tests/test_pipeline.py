@@ -394,8 +394,12 @@ def test_cli_clusters(tmp_path):
     out = tmp_path / "hs.gpkg"
     proc = geo_cli("clusters", "--n", "3000", "--grid", "hex:3000", "--permutations", "199",
                    "--focus", "digital", "--weights", "knn:6", "--out", str(out),
-                   "--areas", str(tmp_path / "areas.geojson"), "--min-cluster-size", "20")
+                   "--areas", str(tmp_path / "areas.geojson"), "--min-cluster-size", "20",
+                   "--density", str(tmp_path / "digital.tif"), "--bandwidth", "0")
     assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "digital.tif").stat().st_size > 0
+    contours = pyogrio.read_dataframe(tmp_path / "digital_contours.gpkg")
+    assert len(contours) == 3 and "bandwidth" in proc.stdout
     areas = pyogrio.read_dataframe(tmp_path / "areas.geojson")
     assert len(areas) > 0 and areas["name_zh"].str.contains("集群").all()
     cells = pyogrio.read_dataframe(out)
