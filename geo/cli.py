@@ -131,7 +131,7 @@ def run(
         str | None, typer.Option(help="Weight of a firm in the indices: count or employment.")
     ] = None,
 ) -> None:
-    """Run the whole job: layers, enterprises, map, GeoPackage and tables.
+    """Run the whole job: indices, distance functions, clusters, map, GeoPackage, tables.
 
     With no options it runs on the bundled Hangzhou layers and the synthetic
     seed population and writes ./geo-out/. Options override the --config file.
