@@ -130,6 +130,11 @@ def run(
     weight: Annotated[
         str | None, typer.Option(help="Weight of a firm in the indices: count or employment.")
     ] = None,
+    export: Annotated[
+        list[str] | None,
+        typer.Option("--export", help="Also export every layer as shp, geojson, kml, kmz, "
+                     "parquet, csv or xlsx (repeatable); layers.gpkg is always written."),
+    ] = None,
 ) -> None:
     """Run the whole job: indices, distance functions, clusters, map, GeoPackage, tables.
 
@@ -164,6 +169,8 @@ def run(
         cfg.grid = None if grid.lower() == "none" else grid
     if weight is not None:
         cfg.weighting = weight
+    if export:
+        cfg.exports = [*cfg.exports, *export]
 
     with Progress(
         SpinnerColumn(),
@@ -780,6 +787,49 @@ def clusters(
         echo.print(f"bandwidth: {h:.0f} m")
     if synthetic:
         echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
+    for path in written:
+        echo.print(f"  {path}")
+
+
+@app.command()
+@_friendly
+def export(
+    sources: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Run folders or layer files (default: ./geo-out)."),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f",
+                     help="gpkg, shp (zipped, UTF-8), geojson, kml, kmz, parquet, csv or xlsx."),
+    ] = "gpkg",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="A .gpkg/.xlsx file or a folder (default: "
+                     "export.<format> or export_<format>/)."),
+    ] = None,
+    crs: Annotated[
+        str, typer.Option(help="wgs84, cgcs2000 (EPSG:4490), 4549, or gcj02 (to overlay on "
+                          "Amap; not an EPSG CRS). GeoJSON and KML are always WGS84.")
+    ] = "wgs84",
+    layer: Annotated[
+        list[str] | None, typer.Option(help="Only these layers (repeatable).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
+) -> None:
+    """Export map layers to GIS formats (atomic: a failed export leaves nothing behind)."""
+    from geo.export import export_layers, read_layers
+
+    layers_ = read_layers(sources or [Path("geo-out")])
+    if layer:
+        unknown = sorted(set(layer) - set(layers_))
+        if unknown:
+            raise ConfigError(f"no layer(s) {', '.join(unknown)}; found: {', '.join(layers_)}")
+        layers_ = {k: v for k, v in layers_.items() if k in layer}
+    target = out or Path(f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}")
+    written = export_layers(layers_, target, fmt, crs=crs, force=force)
+    echo = Console()
+    echo.print(f"{len(layers_)} layers exported as {fmt} ({crs}):")
     for path in written:
         echo.print(f"  {path}")
 

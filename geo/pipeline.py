@@ -28,7 +28,7 @@ from geo.crs import parse_coord_system
 from geo.density import density_layers
 from geo.distance import plot_function, run_distance_analyses, write_function_table
 from geo.errors import ConfigError
-from geo.export import write_geopackage, write_tables
+from geo.export import EXPORT_FORMATS, export_layers, read_layers, write_geopackage, write_tables
 from geo.firms import FirmTable, read_firms
 from geo.hotspots import grid_cluster_statistics
 from geo.indices import ZonalResult, load_scheme, result_tables, zonal_indices
@@ -92,6 +92,9 @@ class RunConfig:
         HDBSCAN's smallest producer-service cluster.
     density_bandwidth : float
         Bandwidth (metres) of the kernel density rasters.
+    exports : list of str
+        Extra export formats of every layer (``shp``, ``kml``, ``geojson``...),
+        written inside the run folder besides ``layers.gpkg``.
     """
 
     firms: Path | None = None
@@ -115,6 +118,7 @@ class RunConfig:
     permutations: int = 999
     min_cluster_size: int = 50
     density_bandwidth: float = 1000.0
+    exports: list[str] = field(default_factory=list)
 
 
 # TOML layout: section -> {key: RunConfig field}
@@ -131,7 +135,7 @@ _TOML_KEYS = {
     "seed": {"n": "seed_n", "seed": "seed"},
     "zones": None,  # free-form: layer name -> bundled name or file
     "crs": {"analysis": "analysis_crs"},
-    "output": {"folder": "output", "lang": "lang", "recipe": "recipe"},
+    "output": {"folder": "output", "lang": "lang", "recipe": "recipe", "exports": "exports"},
     "indices": {"grid": "grid", "weighting": "weighting", "groups": "groups"},
     "distance": {"nsim": "distance_nsim"},
     "clusters": {"permutations": "permutations", "min_cluster_size": "min_cluster_size",
@@ -325,6 +329,9 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
             f"the analysis CRS must be projected in metres, got {config.analysis_crs}"
         )
     recipe = load_recipe(config.recipe)
+    unknown = sorted(set(config.exports) - set(EXPORT_FORMATS))
+    if unknown:
+        raise ConfigError(f"unknown export format(s) {unknown}: use {', '.join(EXPORT_FORMATS)}")
     if config.weighting not in ("count", "employment"):
         raise ConfigError(f"unknown weighting '{config.weighting}': use count or employment")
     scheme = load_scheme(config.groups)
@@ -502,6 +509,10 @@ def _write_outputs(
                 title = f"{result.name}: {result.parameters['a']} / {result.parameters['b']}"
                 plot_function(result, folder / "plots" / name, title, synthetic)
                 outputs.append(f"plots/{name}")
+        for fmt in config.exports:
+            name = f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}"
+            export_layers(read_layers([folder]), folder / name, fmt, force=True)
+            outputs.append(name)
         ps_clusters = cluster_layers.get("ps_clusters")
         if ps_clusters is not None:
             with atomic_path(folder / "clusters.csv") as tmp:

@@ -431,3 +431,20 @@ def test_run_writes_density_rasters_and_contours(default_run):
     contours = pyogrio.read_dataframe(result.folder / "layers.gpkg", layer="density_contours")
     assert set(contours["group"]) == {"producer_services", "manufacturing"}
     assert sorted(set(contours["share"])) == [0.5, 0.75, 0.9]
+
+
+def test_run_exports_on_request_and_cli_export(tmp_path):
+    proc = geo_cli("run", "--n", "800", "--export", "shp", "--export", "kml", "--out", "o",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "o" / "export_shp" / "districts.zip").is_file()
+    assert (tmp_path / "o" / "export_kml" / "ps_clusters.kml").is_file() or (
+        tmp_path / "o" / "export_kml" / "districts.kml").is_file()
+    proc = geo_cli("export", "o", "--format", "geojson", "--layer", "districts", "--out", "gj",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in (tmp_path / "gj").glob("*.geojson")] == ["districts.geojson"]
+    again = geo_cli("export", "o", "--format", "geojson", "--out", "gj", cwd=tmp_path)
+    assert again.returncode == 2 and "--force" in again.stderr
+    bad = geo_cli("export", "o", "--layer", "nope", cwd=tmp_path)
+    assert bad.returncode == 2 and "no layer" in bad.stderr

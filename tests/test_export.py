@@ -1,0 +1,173 @@
+"""geo export: round trips of every file format, CRS options, safety."""
+
+import shutil
+import subprocess
+import zipfile
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from geo.errors import OutputError
+from geo.export import EXPORT_FORMATS, export_layers, read_layers
+
+
+@pytest.fixture
+def layers():
+    zones = gpd.GeoDataFrame(
+        {"zone_id": ["a", "b"], "name_zh": ["西湖区", "滨江区"],
+         "a_very_long_field_name": [1.5, 2.5], "a_very_long_field_other": [1, 2],
+         "source": ["长" * 200, "short"]},
+        geometry=[shapely.box(120.1, 30.2, 120.15, 30.25), shapely.box(120.2, 30.15, 120.25, 30.2)],
+        crs="EPSG:4326",
+    )
+    points = gpd.GeoDataFrame(
+        {"firm_id": ["f1", "f2"], "name": ["甲公司", "乙公司"]},
+        geometry=[shapely.Point(120.12, 30.22), shapely.Point(120.22, 30.18)], crs="EPSG:4326",
+    )
+    table = pd.DataFrame({"区县": ["西湖区"], "企业数": [3]})
+    return {"zones": zones, "firms": points, "summary": table}
+
+
+def _read(path, **kwargs):
+    return pyogrio.read_dataframe(path, **kwargs)
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "geojson", "parquet"])
+def test_round_trip_keeps_features_chinese_text_and_geometry(tmp_path, layers, fmt):
+    out = tmp_path / ("out.gpkg" if fmt == "gpkg" else "out")
+    export_layers(layers, out, fmt)
+    for name in ("zones", "firms"):
+        if fmt == "gpkg":
+            back = _read(out, layer=name)
+        elif fmt == "parquet":
+            back = gpd.read_parquet(out / f"{name}.parquet")
+        else:
+            back = _read(out / f"{name}.geojson")
+        original = layers[name]
+        assert len(back) == len(original)
+        assert back.crs.to_epsg() == 4326
+        text = "name_zh" if name == "zones" else "name"
+        assert back[text].tolist() == original[text].tolist()
+        assert all(g1.equals_exact(g2, 1e-6) for g1, g2 in
+                   zip(back.geometry, original.geometry, strict=True))
+    if fmt != "gpkg":
+        summary = pd.read_csv(out / "summary.csv", encoding="utf-8-sig")
+        assert summary["区县"].tolist() == ["西湖区"]
+
+
+def test_shapefile_zip_utf8_field_map_and_full_text(tmp_path, layers):
+    out = tmp_path / "shp"
+    export_layers(layers, out, "shp")
+    with zipfile.ZipFile(out / "zones.zip") as archive:
+        names = set(archive.namelist())
+        assert {"zones.shp", "zones.dbf", "zones.shx", "zones.prj", "zones.cpg"} <= names
+        assert archive.read("zones.cpg").decode().strip().upper() in {"UTF-8", "UTF8"}
+    back = _read(f"/vsizip/{out / 'zones.zip'}")
+    assert back["name_zh"].tolist() == ["西湖区", "滨江区"]
+    mapping = pd.read_csv(out / "zones_fields.csv", encoding="utf-8-sig")
+    short = dict(zip(mapping["field"], mapping["shapefile_field"], strict=True))
+    assert len(set(short.values())) == len(short)
+    assert all(len(v.encode()) <= 10 for v in short.values())
+    assert back[short["a_very_long_field_name"]].tolist() == [1.5, 2.5]
+    full = pd.read_csv(out / "zones_full_text.csv", encoding="utf-8-sig")
+    assert full["value"].iloc[0] == "长" * 200
+    assert len(back["source"].iloc[0].encode("utf-8")) <= 254
+
+
+def test_shapefile_splits_mixed_geometry_types(tmp_path):
+    mixed = gpd.GeoDataFrame(
+        {"id": [1, 2]}, geometry=[shapely.Point(120, 30), shapely.box(120, 30, 120.1, 30.1)],
+        crs="EPSG:4326",
+    )
+    export_layers({"mixed": mixed}, tmp_path / "shp", "shp")
+    assert (tmp_path / "shp" / "mixed_point.zip").exists()
+    assert (tmp_path / "shp" / "mixed_polygon.zip").exists()
+
+
+@pytest.mark.parametrize("fmt", ["kml", "kmz"])
+def test_kml_has_names_and_descriptions(tmp_path, layers, fmt):
+    out = tmp_path / fmt
+    export_layers(layers, out, fmt)
+    path = out / f"zones.{fmt}"
+    if fmt == "kmz":
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read("doc.kml").decode("utf-8")
+    else:
+        text = path.read_text(encoding="utf-8")
+    assert "<name>西湖区</name>" in text
+    assert "a_very_long_field_name: 1.5" in text
+
+
+def test_crs_options(tmp_path, layers):
+    export_layers(layers, tmp_path / "p.gpkg", "gpkg", crs="4549")
+    assert _read(tmp_path / "p.gpkg", layer="firms").crs.to_epsg() == 4549
+    export_layers(layers, tmp_path / "c.gpkg", "gpkg", crs="cgcs2000")
+    assert _read(tmp_path / "c.gpkg", layer="firms").crs.to_epsg() == 4490
+    export_layers(layers, tmp_path / "g.gpkg", "gpkg", crs="gcj02")
+    shifted = _read(tmp_path / "g.gpkg", layer="firms")
+    # GCJ-02 moves Hangzhou positions by roughly 500 m (about 0.005 degrees)
+    dx = shifted.geometry.x.to_numpy() - layers["firms"].geometry.x.to_numpy()
+    assert np.all((dx > 0.003) & (dx < 0.006))
+    with pytest.raises(OutputError, match="unknown CRS"):
+        export_layers(layers, tmp_path / "x.gpkg", "gpkg", crs="bd09")
+
+
+def test_spreadsheet_and_csv(tmp_path, layers):
+    export_layers(layers, tmp_path / "t.xlsx", "xlsx")
+    sheets = pd.read_excel(tmp_path / "t.xlsx", sheet_name=None)
+    assert {"zones", "firms", "summary"} <= set(sheets)
+    assert {"lon", "lat"} <= set(sheets["firms"].columns)
+    assert {"label_lon", "label_lat"} <= set(sheets["zones"].columns)
+    export_layers(layers, tmp_path / "csv", "csv")
+    zones = pd.read_csv(tmp_path / "csv" / "zones.csv", encoding="utf-8-sig")
+    assert shapely.from_wkt(zones["wkt"].iloc[0]).equals(layers["zones"].geometry.iloc[0])
+
+
+def test_refuses_to_overwrite_and_leaves_nothing_after_a_failure(tmp_path, layers, monkeypatch):
+    export_layers(layers, tmp_path / "g", "geojson")
+    with pytest.raises(OutputError, match="--force"):
+        export_layers(layers, tmp_path / "g", "geojson")
+    export_layers(layers, tmp_path / "g", "geojson", force=True)
+
+    calls = {"n": 0}
+    real = pyogrio.write_dataframe
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", failing)
+    with pytest.raises(OutputError):
+        export_layers(layers, tmp_path / "fresh", "geojson")
+    assert not (tmp_path / "fresh").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_unknown_format_and_every_format_listed(tmp_path, layers):
+    with pytest.raises(OutputError, match="unknown format"):
+        export_layers(layers, tmp_path / "x", "dwg")
+    assert set(EXPORT_FORMATS) == {"gpkg", "shp", "geojson", "kml", "kmz", "parquet", "csv",
+                                   "xlsx"}
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL tools not installed")
+def test_ogrinfo_validates_the_exports(tmp_path, layers):
+    export_layers(layers, tmp_path / "all.gpkg", "gpkg")
+    export_layers(layers, tmp_path / "gj", "geojson")
+    for target in (tmp_path / "all.gpkg", tmp_path / "gj" / "zones.geojson"):
+        proc = subprocess.run(["ogrinfo", "-ro", "-al", "-so", str(target)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert "Feature Count: 2" in proc.stdout
+
+
+def test_read_layers_from_a_run_folder_and_files(tmp_path, layers):
+    export_layers(layers, tmp_path / "run" / "layers.gpkg", "gpkg")
+    found = read_layers([tmp_path / "run"])
+    assert set(found) == {"zones", "firms", "summary"}
