@@ -214,7 +214,8 @@ def read_layers(sources: list[Path]) -> dict[str, gpd.GeoDataFrame | pd.DataFram
         if not path.is_file():
             raise InputError("not a run folder or a layer file", file=source)
         try:
-            names = [n for n, _ in pyogrio.list_layers(path)]
+            # QGIS styles are not data: geo export writes fresh ones for a GeoPackage
+            names = [n for n, _ in pyogrio.list_layers(path) if n != "layer_styles"]
             for name in names:
                 frame = pyogrio.read_dataframe(path, layer=name)
                 key = name if len(names) > 1 or path.suffix.lower() == ".gpkg" else path.stem
@@ -383,9 +384,15 @@ def export_layers(
     if fmt not in ("geojson", "kml", "kmz"):
         spatial = {k: _to_crs(v, target_crs) for k, v in spatial.items()}
     if fmt == "gpkg":
+        from geo.maps import load_recipe
+        from geo.qgis import write_layer_styles
+
         if out.exists():
             out.unlink()
-        return [write_geopackage({**spatial, **tables}, out)]
+        write_geopackage({**spatial, **tables}, out)
+        # layers the default recipe knows arrive symbolised in QGIS
+        write_layer_styles(out, spatial, load_recipe("default"))
+        return [out]
     if fmt == "xlsx":
         sheets = {**{k: _with_position(v) for k, v in spatial.items()}, **tables}
         if out.exists():

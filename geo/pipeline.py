@@ -35,6 +35,7 @@ from geo.indices import ZonalResult, load_scheme, result_tables, zonal_indices
 from geo.industry import load_classification
 from geo.maps import MapRecipe, load_recipe, map_class, save_map, web_map
 from geo.outputs import atomic_folder, atomic_path
+from geo.qgis import write_layer_styles
 from geo.seed import BASE_SIZE, generate_firms
 from geo.zones import assign_points, load_layer, load_zones, study_area
 
@@ -470,7 +471,7 @@ def _write_outputs(
         save_map(m, folder / "map.html")
         outputs.append("map.html")
     with step("write the GeoPackage"):
-        firm_layer = firms.drop(columns=["map_class"])
+        firm_layer = firms  # map_class stays: the QGIS style categorises by it
         meta_common = {"synthetic": str(synthetic).lower(), "generator": f"geo {__version__}"}
         metadata = {
             name: {**meta_common, "source": "; ".join(sorted(map(str, z["source"].unique())))}
@@ -487,6 +488,10 @@ def _write_outputs(
             {**zones, **index_layers, "firms": firm_layer, "summary_district_group": summary},
             folder / "layers.gpkg",
             metadata=metadata,
+        )
+        write_layer_styles(
+            folder / "layers.gpkg", {**zones, **index_layers, "firms": firm_layer}, recipe,
+            config.lang,
         )
         outputs.append("layers.gpkg")
     with step("write tables"):

@@ -171,3 +171,19 @@ def test_read_layers_from_a_run_folder_and_files(tmp_path, layers):
     export_layers(layers, tmp_path / "run" / "layers.gpkg", "gpkg")
     found = read_layers([tmp_path / "run"])
     assert set(found) == {"zones", "firms", "summary"}
+
+
+def test_gpkg_export_of_a_run_keeps_styles_and_no_style_table_leaks(tmp_path):
+    import sqlite3
+
+    from geo.pipeline import RunConfig, run
+
+    result = run(RunConfig(seed_n=600, output=tmp_path / "run", distance_nsim=-1, grid=None))
+    layers = read_layers([result.folder])
+    assert "layer_styles" not in layers
+    export_layers(layers, tmp_path / "again.gpkg", "gpkg")
+    with sqlite3.connect(tmp_path / "again.gpkg") as db:
+        tables = {r[0] for r in db.execute("SELECT f_table_name FROM layer_styles")}
+    assert {"districts", "firms", "towns"} <= tables
+    export_layers(layers, tmp_path / "gj", "geojson")
+    assert not (tmp_path / "gj" / "layer_styles.csv").exists()

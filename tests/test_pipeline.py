@@ -448,3 +448,34 @@ def test_run_exports_on_request_and_cli_export(tmp_path):
     assert again.returncode == 2 and "--force" in again.stderr
     bad = geo_cli("export", "o", "--layer", "nope", cwd=tmp_path)
     assert bad.returncode == 2 and "no layer" in bad.stderr
+
+
+def test_geopackage_carries_qgis_styles_from_the_recipe(default_run):
+    import sqlite3
+    from xml.etree import ElementTree as ET
+
+    result, _ = default_run
+    with sqlite3.connect(result.folder / "layers.gpkg") as db:
+        rows = db.execute(
+            "SELECT f_table_name, styleName, styleQML, useAsDefault FROM layer_styles"
+        ).fetchall()
+    styles = {(table, name): (ET.fromstring(qml.split("\n", 1)[1]), default)
+              for table, name, qml, default in rows}
+    defaults = [table for table, _, _, default in rows if default]
+    assert len(defaults) == len(set(defaults))  # one default style per layer
+    firms, _ = styles[("firms", "企业")]
+    renderer = firms.find("renderer-v2")
+    assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "map_class"
+    labels = [c.get("label") for c in renderer.find("categories")]
+    assert "数字服务" in labels and "高技术制造业" in labels
+    districts, _ = styles[("districts", "区县")]
+    assert districts.find("labeling/settings/text-style").get("fieldName") == "name_zh"
+    aliases = {a.get("field"): a.get("name") for a in districts.find("aliases")}
+    assert aliases["name_zh"] == "名称"
+    lq, _ = styles[("grid_indices", "制造业区位熵（网格）")]
+    ranges = lq.find("renderer-v2/ranges")
+    assert lq.find("renderer-v2").get("type") == "graduatedSymbol"
+    uppers = [float(r.get("upper")) for r in ranges][:4]
+    assert uppers == [0.5, 0.8, 1.25, 2.0]
+    hot, _ = styles[("grid_clusters", "生产性服务业冷热点（Gi*，网格）")]
+    assert [c.get("value") for c in hot.find("renderer-v2/categories")][0] == "hot 99%"
