@@ -816,8 +816,16 @@ def export(
         list[str] | None, typer.Option(help="Only these layers (repeatable).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
+    to: Annotated[
+        str | None,
+        typer.Option(help="Write to PostGIS instead: postgresql://user@host:5432/db."),
+    ] = None,
+    schema: Annotated[str, typer.Option(help="PostGIS schema.")] = "geo",
+    replace: Annotated[
+        bool, typer.Option(help="Replace existing PostGIS tables (in one transaction).")
+    ] = False,
 ) -> None:
-    """Export map layers to GIS formats (atomic: a failed export leaves nothing behind)."""
+    """Export map layers to GIS formats or PostGIS (atomic: a failure leaves nothing behind)."""
     from geo.export import export_layers, read_layers
 
     layers_ = read_layers(sources or [Path("geo-out")])
@@ -826,9 +834,21 @@ def export(
         if unknown:
             raise ConfigError(f"no layer(s) {', '.join(unknown)}; found: {', '.join(layers_)}")
         layers_ = {k: v for k, v in layers_.items() if k in layer}
+    echo = Console()
+    if to:
+        from geo.postgis import check_dsn, export_postgis
+
+        epsg = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490", "4549": "EPSG:4549"}.get(crs)
+        if epsg is None:
+            raise ConfigError("PostGIS export takes --crs wgs84, cgcs2000 or 4549")
+        tables = export_postgis(layers_, check_dsn(to), schema=schema, replace=replace,
+                                crs=epsg)
+        echo.print(f"{len(tables)} tables written to PostGIS ({epsg}):")
+        for table in tables:
+            echo.print(f"  {table}")
+        return
     target = out or Path(f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}")
     written = export_layers(layers_, target, fmt, crs=crs, force=force)
-    echo = Console()
     echo.print(f"{len(layers_)} layers exported as {fmt} ({crs}):")
     for path in written:
         echo.print(f"  {path}")
