@@ -218,6 +218,9 @@ def read_layers(sources: list[Path]) -> dict[str, gpd.GeoDataFrame | pd.DataFram
             names = [n for n, _ in pyogrio.list_layers(path) if n != "layer_styles"]
             for name in names:
                 frame = pyogrio.read_dataframe(path, layer=name)
+                # provenance (source, synthetic flag, run parameters) travels along
+                meta = pyogrio.read_info(path, layer=name).get("layer_metadata") or {}
+                frame.attrs["metadata"] = dict(meta)
                 key = name if len(names) > 1 or path.suffix.lower() == ".gpkg" else path.stem
                 layers[key] = frame
         except pyogrio.errors.DataSourceError as exc:
@@ -389,7 +392,9 @@ def export_layers(
 
         if out.exists():
             out.unlink()
-        write_geopackage({**spatial, **tables}, out)
+        metadata = {k: v.attrs.get("metadata", {}) for k, v in layers.items()}
+        write_geopackage({**spatial, **tables}, out,
+                         metadata={k: v for k, v in metadata.items() if v})
         # layers the default recipe knows arrive symbolised in QGIS
         write_layer_styles(out, spatial, load_recipe("default"))
         return [out]

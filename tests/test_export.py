@@ -187,3 +187,29 @@ def test_gpkg_export_of_a_run_keeps_styles_and_no_style_table_leaks(tmp_path):
     assert {"districts", "firms", "towns"} <= tables
     export_layers(layers, tmp_path / "gj", "geojson")
     assert not (tmp_path / "gj" / "layer_styles.csv").exists()
+    meta = pyogrio.read_info(tmp_path / "again.gpkg", layer="firms")["layer_metadata"]
+    assert meta["synthetic"] == "true"
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
+def test_interrupted_export_leaves_no_output(tmp_path, sig):
+    import signal
+    import sys
+    import time
+
+    from geo.seed import generate_firms
+
+    firms = generate_firms(200_000, 1).firms
+    pyogrio.write_dataframe(firms, tmp_path / "firms.gpkg", layer="firms")
+    proc = subprocess.Popen([sys.executable, "-m", "geo", "export", str(tmp_path / "firms.gpkg"),
+                             "--format", "kml", "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    assert proc.poll() is None, "the export finished before it could be interrupted"
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert not (tmp_path / "out").exists()
+    if sig == "SIGINT":
+        assert proc.returncode == 130 and "interrupted" in err
+        # a clean interruption also removes the temporary folder
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
