@@ -300,7 +300,7 @@ def local_moran(
             prefix = "bv"
     zx = (x - x.mean()) / (x.std() or 1.0)
     zy = (lagged - lagged.mean()) / (lagged.std() or 1.0)
-    cards = _neighbour_arrays(w)[0]
+    cards = np.array([w.cardinalities[key] for key in w.id_order])
     scale = np.divide(zx, cards, out=np.zeros(len(x)), where=cards > 0)
     p_sim = conditional_permutation_p(np.zeros(len(x)), scale, zy, w, permutations, seed)
     out = zones.copy()

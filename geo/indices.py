@@ -51,7 +51,6 @@ measures; the result records how many.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +61,14 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import ConfigError, InputError
-from geo.industry import label, load_divisions, load_sections, longest_prefix, normalise_code
+from geo.industry import (
+    label,
+    load_divisions,
+    load_sections,
+    longest_prefix,
+    normalise_code,
+    read_rules_csv,
+)
 
 Weighting = Literal["count", "employment"]
 OUTSIDE = "(outside)"
@@ -530,17 +536,7 @@ def _custom_scheme(path: Path) -> Scheme:
         raise ConfigError(
             f"unknown grouping scheme '{path}': use {', '.join(SCHEMES)} or a CSV file"
         )
-    data = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ConfigError("cannot decode the grouping table; save it as UTF-8 CSV", file=path)
-    table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    table.columns = [str(c).strip() for c in table.columns]
+    table = read_rules_csv(path, "grouping table")
     for column in ("code_prefix", "group"):
         if column not in table.columns:
             raise ConfigError(

@@ -416,6 +416,47 @@ def _bundled() -> Classification:
     return Classification(_validate_rules(table, str(path)), source=str(path))
 
 
+def read_rules_csv(path: Path, what: str) -> pd.DataFrame:
+    """Read a small rules table saved as UTF-8 (with or without BOM) or GBK CSV.
+
+    Excel on Chinese Windows saves "CSV" as GBK; both are accepted. Every
+    value is text; headers are stripped.
+
+    Parameters
+    ----------
+    path : Path
+        The CSV file.
+    what : str
+        What the table is, for error messages ("classification table").
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be decoded or parsed.
+    """
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ConfigError(f"cannot decode the {what}; save it as a UTF-8 CSV", file=path)
+    try:
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ConfigError(
+            f"cannot read the {what} ({exc}); save it as a UTF-8 CSV", file=path
+        ) from exc
+    table.columns = [str(c).strip() for c in table.columns]
+    return table
+
+
 def load_classification(path: str | Path | None = None) -> Classification:
     """Load the bundled classification rules or a user's table.
 
@@ -442,24 +483,5 @@ def load_classification(path: str | Path | None = None) -> Classification:
     path = Path(path)
     if not path.is_file():
         raise ConfigError("classification file not found", file=path)
-    data = path.read_bytes()
-    # Excel on Chinese Windows saves "CSV" as GBK; accept it besides UTF-8
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ConfigError(
-            "cannot decode the classification table; save it as a UTF-8 CSV", file=path
-        )
-    try:
-        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ConfigError(
-            f"cannot read the classification table ({exc}); save it as a UTF-8 CSV",
-            file=path,
-        ) from exc
-    table.columns = [str(c).strip() for c in table.columns]
+    table = read_rules_csv(path, "classification table")
     return Classification(_validate_rules(table, str(path)), source=str(path))

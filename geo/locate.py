@@ -11,9 +11,7 @@ reported).
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Iterator
 
 import numpy as np
 import pulp
@@ -22,16 +20,14 @@ from scipy.spatial.distance import cdist
 from geo.errors import ConfigError
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence PuLP's notices about its 4.0 API (spopt builds models the 3.x way)."""
+def _solve(build, time_limit: float, *args) -> np.ndarray:
+    """Build an spopt model, solve it with CBC and return the chosen sites (sorted)."""
+    # PuLP warns about its 4.0 API on every variable spopt creates the 3.x way
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        yield
-
-
-def _solver(time_limit: float) -> pulp.LpSolver:
-    return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=2)
+        model = build(*args)
+        model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=2))
+    return np.sort(np.flatnonzero([v.value() > 0.5 for v in model.fac_vars]))
 
 
 def maximal_covering(
@@ -67,10 +63,8 @@ def maximal_covering(
 
     _check(k, len(candidate_xy))
     cost = cdist(np.asarray(demand_xy, float), np.asarray(candidate_xy, float))
-    with _quiet():
-        model = MCLP.from_cost_matrix(cost, np.asarray(demand, float), radius, k)
-        model.solve(_solver(time_limit))
-    chosen = np.sort(np.flatnonzero([v.value() > 0.5 for v in model.fac_vars]))
+    chosen = _solve(MCLP.from_cost_matrix, time_limit, cost, np.asarray(demand, float),
+                    radius, k)
     covered = float(np.asarray(demand, float)[(cost[:, chosen] <= radius).any(axis=1)].sum())
     return chosen, covered
 
@@ -105,10 +99,7 @@ def p_median(
 
     _check(k, len(candidate_xy))
     cost = cdist(np.asarray(demand_xy, float), np.asarray(candidate_xy, float))
-    with _quiet():
-        model = PMedian.from_cost_matrix(cost, np.asarray(demand, float), k)
-        model.solve(_solver(time_limit))
-    chosen = np.sort(np.flatnonzero([v.value() > 0.5 for v in model.fac_vars]))
+    chosen = _solve(PMedian.from_cost_matrix, time_limit, cost, np.asarray(demand, float), k)
     total = float((np.asarray(demand, float) * cost[:, chosen].min(axis=1)).sum())
     return chosen, total
 

@@ -46,10 +46,7 @@ def _m_kernel(x, y, w, r, ref, nbr, global_ratio):
     n_r = len(r)
     n_sim = ref.shape[1]
     rmax = r[-1]
-    extent = max(x.max() - x.min(), y.max() - y.min())
-    size = max(rmax, extent / 2048.0, 1e-9)
-    order, starts, nx, ny = _grid(x, y, size)
-    x0, y0 = x.min(), y.min()
+    order, starts, nx, ny, size, x0, y0 = _grid(x, y, rmax)
     top = np.zeros((N_CHUNKS, n_r, n_sim))
     bottom = np.zeros((N_CHUNKS, n_r, n_sim))
     r2 = rmax * rmax

@@ -63,9 +63,15 @@ def _cell_of(d: float, breaks: np.ndarray) -> int:
 
 
 @numba.njit(cache=True)
-def _grid(x: np.ndarray, y: np.ndarray, size: float):
-    """Sort points into square cells; return order, cell starts and grid shape."""
+def _grid(x: np.ndarray, y: np.ndarray, rmax: float):
+    """Sort points into square cells of side >= rmax.
+
+    The number of cells is bounded so a tiny ``rmax`` cannot exhaust memory.
+    Returns the point order, cell starts, grid shape, cell size and origin.
+    """
     x0, y0 = x.min(), y.min()
+    extent = max(x.max() - x0, y.max() - y0)
+    size = max(rmax, extent / 2048.0, 1e-9)
     nx = int((x.max() - x0) / size) + 1
     ny = int((y.max() - y0) / size) + 1
     cx = ((x - x0) / size).astype(np.int64)
@@ -77,7 +83,7 @@ def _grid(x: np.ndarray, y: np.ndarray, size: float):
         starts[c + 1] += 1
     for k in range(nx * ny):
         starts[k + 1] += starts[k]
-    return order, starts, nx, ny
+    return order, starts, nx, ny, size, x0, y0
 
 
 @numba.njit(cache=True)
@@ -178,9 +184,7 @@ def _accumulate(
     """
     n_bins = len(breaks) - 1
     n_sim = label_a.shape[1]
-    # cells of side >= rmax; bounded in number so a tiny rmax cannot exhaust memory
-    extent = max(x.max() - x.min(), y.max() - y.min())
-    order, starts, nx, ny = _grid(x, y, max(rmax, extent / 2048.0, 1e-9))
+    order, starts, nx, ny, _, _, _ = _grid(x, y, rmax)
     n_cells = nx * ny
     main = np.zeros((N_CHUNKS, n_bins, n_sim))
     cens = np.zeros((N_CHUNKS, n_bins, n_sim))

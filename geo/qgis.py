@@ -16,10 +16,8 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import geopandas as gpd
-import numpy as np
-import pandas as pd
 
-from geo.maps import Choropleth, LayerStyle, MapRecipe, classify_values
+from geo.maps import Choropleth, LayerStyle, MapRecipe, _ramp, classify_values
 
 QGIS_VERSION = "3.28.0"
 
@@ -103,7 +101,7 @@ def choropleth_qml(spec: Choropleth, frame: gpd.GeoDataFrame, recipe: MapRecipe,
                    lang: str = "zh") -> str:
     """QML of a choropleth: categories, or graduated classes with the web map's breaks."""
     kind = "marker" if (frame.geom_type == "Point").all() else "fill"
-    classes, labels = classify_values(frame[spec.column], spec, lang)
+    _, labels = classify_values(frame[spec.column], spec, lang)
     if spec.scheme == "categorical":
         renderer = ET.Element("renderer-v2", type="categorizedSymbol", attr=spec.column,
                               symbollevels="0", forceraster="0")
@@ -119,19 +117,10 @@ def choropleth_qml(spec: Choropleth, frame: gpd.GeoDataFrame, recipe: MapRecipe,
                               forceraster="0")
         ranges = ET.SubElement(renderer, "ranges")
         symbols = ET.SubElement(renderer, "symbols")
-        values = pd.to_numeric(frame[spec.column], errors="coerce").to_numpy(float)
-        from geo.maps import _ramp
-
         colors = _ramp(spec.colors, len(labels))
         for k, text in enumerate(labels):
-            members = values[classes == k]
-            lower, upper = (float(np.nanmin(members)), float(np.nanmax(members))) \
-                if len(members) else (np.nan, np.nan)
-            bounds = text.split("–")
-            try:
-                lower, upper = float(bounds[0]), float(bounds[1])
-            except (IndexError, ValueError):
-                pass
+            # the web map's class labels read "lower–upper"
+            lower, upper = (float(b) for b in text.split("–"))
             ET.SubElement(ranges, "range", lower=f"{lower:.6g}", upper=f"{upper:.6g}",
                           symbol=str(k), label=text, render="true")
             _symbol(symbols, str(k), kind, colors[k], "#ffffff", spec.fill_opacity)

@@ -344,15 +344,10 @@ def _labels_for(
     """
     types = np.asarray(types, dtype=object)
     rng = np.random.default_rng(seed)
-    if b is None:
-        keep = np.ones(len(types), bool)
-        base = types == a
-    else:
-        keep = (types == a) | (types == b)
-        base = types[keep] == a
+    keep = np.ones(len(types), bool) if b is None else (types == a) | (types == b)
     n = int(keep.sum())
     label_a = np.empty((n, 1 + nsim), np.uint8)
-    label_a[:, 0] = base if b is not None else base[keep]
+    label_a[:, 0] = types[keep] == a
     for s in range(nsim):
         label_a[:, 1 + s] = rng.permutation(label_a[:, 0])
     label_b = label_a if b is None else 1 - label_a
