@@ -33,6 +33,8 @@ bench: install
 	$(BIN)/python bench/cross_k.py
 	$(BIN)/python bench/kd_clq.py
 	$(BIN)/python bench/clusters.py
+	$(BIN)/python bench/siting.py
+	$(BIN)/python bench/web_map.py
 
 clean:
 	rm -rf $(VENV) geo-out dist build .pytest_cache .ruff_cache

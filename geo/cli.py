@@ -93,6 +93,19 @@ ColumnOption = Annotated[
 ]
 
 
+BasemapOption = Annotated[
+    str | None,
+    typer.Option(help="Web map basemap: osm, cartodb, amap, amap-satellite (overlays shifted "
+                 "to GCJ-02), tianditu (key: TIANDITU_TOKEN) or none. Default: the recipe's; "
+                 "none with --offline."),
+]
+OfflineOption = Annotated[
+    bool | None,
+    typer.Option("--offline", help="Web map as one self-contained HTML file that opens "
+                 "without network (Leaflet inlined; tiles of a tile basemap still need it)."),
+]
+
+
 @app.command()
 @_friendly
 def run(
@@ -135,8 +148,17 @@ def run(
         typer.Option("--export", help="Also export every layer as shp, geojson, kml, kmz, "
                      "parquet, csv or xlsx (repeatable); layers.gpkg is always written."),
     ] = None,
+    basemap: BasemapOption = None,
+    offline: OfflineOption = None,
+    sites: Annotated[
+        int | None,
+        typer.Option(help="New producer-service zones to propose (default 5; 0 skips)."),
+    ] = None,
+    site_radius: Annotated[
+        float | None, typer.Option(help="Service radius of a new zone in metres (default 3000).")
+    ] = None,
 ) -> None:
-    """Run the whole job: indices, distance functions, clusters, map, GeoPackage, tables.
+    """Run the whole job: indices, distance functions, clusters, siting, maps, GeoPackage, tables.
 
     With no options it runs on the bundled Hangzhou layers and the synthetic
     seed population and writes ./geo-out/. Options override the --config file.
@@ -154,6 +176,10 @@ def run(
         "seed_n": n,
         "seed": seed,
         "lang": lang,
+        "basemap": basemap,
+        "offline": offline,
+        "site_k": sites,
+        "site_radius": site_radius,
     }
     for key, value in overrides.items():
         if value is not None:
@@ -210,6 +236,15 @@ def run(
         f"{stats['n_valid']:,} enterprises mapped, {stats['n_rejected']:,} rejected"
         + (" (see rejects.csv)" if stats["n_rejected"] else "")
     )
+    siting = result.manifest.get("siting")
+    if siting:
+        out_console.print(
+            f"{siting['options']['k']} new producer-service zones proposed (sites.csv): "
+            f"manufacturing demand within {siting['options']['radius']:g} m of a cluster "
+            f"{siting['share_covered_before']:.1%} -> {siting['share_covered_after']:.1%}"
+        )
+    for note in result.manifest.get("notes", []):
+        out_console.print(f"[yellow]note:[/] {note}")
     out_console.print(f"Outputs in / 输出目录: [bold]{result.folder}[/]")
     for name in result.manifest["outputs"]:
         out_console.print(f"  {result.folder / name}")
@@ -793,6 +828,148 @@ def clusters(
 
 @app.command()
 @_friendly
+def site(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder (sites.gpkg, sites.csv, "
+                           "summary.json, map.html).")
+    ] = Path("geo-sites"),
+    k: Annotated[int, typer.Option("--k", "-k", help="Number of new zones.")] = 5,
+    radius: Annotated[
+        float, typer.Option(help="Service radius in metres (catchment and coverage).")
+    ] = 3000.0,
+    method: Annotated[str, typer.Option(help="Location model: mclp or p-median.")] = "mclp",
+    candidates: Annotated[
+        Path | None,
+        typer.Option(help="Candidate polygons or points (GeoPackage, Shapefile, GeoJSON...). "
+                     "Default: square grid cells of --cell metres."),
+    ] = None,
+    cell: Annotated[float, typer.Option(help="Candidate grid cell size in metres.")] = 1000.0,
+    mask: Annotated[
+        str, typer.Option(help="Where zones may go: none, platforms, towns, platforms+towns, "
+                          "built-up (>= 5 firms within 500 m) or a polygon file.")
+    ] = "built-up",
+    keep_clusters: Annotated[
+        bool, typer.Option("--keep-clusters", help="Allow candidates inside strong "
+                           "producer-service clusters (excluded by default).")
+    ] = False,
+    field_: Annotated[
+        str | None,
+        typer.Option("--field", help="Supply from one producer-service field only (digital, "
+                     "tech, finance, logistics, business, other_ps)."),
+    ] = None,
+    weight: WeightOption = "count",
+    high_tech_weight: Annotated[
+        float, typer.Option(help="Demand multiplier of high-tech manufacturing.")
+    ] = 1.0,
+    decay: Annotated[str, typer.Option(help="2SFCA distance decay: gaussian or uniform.")] = (
+        "gaussian"
+    ),
+    min_spacing: Annotated[
+        float, typer.Option(help="Minimum distance between new zones in metres (0: none).")
+    ] = 0.0,
+    one_per_platform: Annotated[
+        bool, typer.Option("--one-per-platform", help="At most one new zone per platform.")
+    ] = False,
+    zone_supply: Annotated[
+        float | None,
+        typer.Option(help="Supply a new zone adds (firms or employees). Default: the median "
+                     "of the existing strong producer-service clusters."),
+    ] = None,
+    time_limit: Annotated[float, typer.Option(help="Solver time limit in seconds.")] = 60.0,
+    seed: SeedOption = 1,
+    firms: FirmsOption = None,
+    coords: CoordsOption = "wgs84",
+    column: ColumnOption = None,
+    min_cluster_size: Annotated[
+        int, typer.Option(help="HDBSCAN's smallest producer-service cluster.")
+    ] = 50,
+    lang: Annotated[str, typer.Option(help="Map language: zh or en.")] = "zh",
+    n: PopN = 30_000,
+) -> None:
+    """Propose new producer-service zones where manufacturing is under-served.
+
+    Two-step floating catchment accessibility of producer services for
+    manufacturing, unmet demand, candidates scored by demand, supply, LQ and
+    co-agglomeration index, and MCLP or p-median selection (HiGHS). Writes the
+    ranked zones with reasons in Chinese and English, their catchments and
+    every scored candidate.
+    """
+    import json
+
+    from geo.clusters import cluster_areas
+    from geo.export import write_geopackage
+    from geo.maps import load_recipe, save_map, web_map, zone_provenance
+    from geo.outputs import atomic_folder, atomic_path
+    from geo.siting import MASKS, SiteOptions, site_zones
+    from geo.zones import load_layer, study_area
+
+    zones = {name: load_layer(name) for name in ("districts", "platforms", "towns")}
+    area = study_area(zones["districts"])
+    mask_layer = None
+    if mask not in MASKS:
+        mask_layer = load_layer(Path(mask), coords=coords)
+    options = SiteOptions(
+        k=k, radius=radius, method=method, cell=cell,
+        mask=mask if mask_layer is None else "file", exclude_clusters=not keep_clusters,
+        field=field_, weighting=weight, high_tech_weight=high_tech_weight, decay=decay,
+        min_spacing=min_spacing, one_per_platform=one_per_platform, zone_supply=zone_supply,
+        time_limit=time_limit, seed=seed,
+    )
+    options.check()
+    user_candidates = load_layer(candidates, coords=coords) if candidates else None
+    out = Path(out)
+    table = _load_firms(firms, coords, column, n, 20261122, area, out / "firms")
+    frame = table.firms
+    synthetic = bool(frame["synthetic"].any())
+    echo = Console()
+    with echo.status("producer-service clusters (HDBSCAN)"):
+        found, _ = cluster_areas(frame, frame["group"].eq("producer_services").to_numpy(),
+                                 zones=zones, min_cluster_size=min_cluster_size)
+    with echo.status("accessibility, candidates and location model"):
+        result = site_zones(frame, zones, options, candidates=user_candidates, mask=mask_layer,
+                            clusters=found)
+    layers_ = {"site_zones": result.sites, "site_catchments": result.catchments,
+               "site_candidates": result.candidates}
+    for layer in layers_.values():
+        layer["synthetic"] = synthetic
+    summary = {**result.summary, "synthetic": synthetic, "firms": table.source}
+    with atomic_folder(out, marker="summary.json") as folder:
+        write_geopackage(layers_, folder / "sites.gpkg", metadata={
+            name: {"synthetic": str(synthetic).lower(), "source": table.source}
+            for name in layers_})
+        with atomic_path(folder / "sites.csv") as tmp:
+            result.sites.drop(columns="geometry").to_csv(tmp, index=False,
+                                                         encoding="utf-8-sig")
+        style = load_recipe("default")
+        m = web_map({**zones, **layers_, "ps_clusters": found}, style, lang=lang,
+                    synthetic=synthetic, provenance=zone_provenance(zones), seed=seed)
+        save_map(m, folder / "map.html")
+        with atomic_path(folder / "summary.json") as tmp:
+            tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=float),
+                           encoding="utf-8")
+    s = result.summary
+    shown = result.sites[["rank", "name_zh" if lang == "zh" else "name_en", "demand",
+                          "unmet_demand", "unmet_covered", "access_before", "access_after"]]
+    echo.print(shown.to_string(index=False, formatters={
+        "demand": "{:,.0f}".format, "unmet_demand": "{:,.0f}".format,
+        "unmet_covered": "{:,.0f}".format, "access_before": "{:.0%}".format,
+        "access_after": "{:.0%}".format}), soft_wrap=True)
+    echo.print(
+        f"{s['n_eligible']:,} of {s['n_candidates']:,} candidates eligible; "
+        f"{s['solver']}: {s['status']}, gap {s['gap']:.2%}, {s['solve_seconds']:.1f} s"
+    )
+    echo.print(
+        f"manufacturing demand within {radius:g} m of a producer-service cluster: "
+        f"{s['share_covered_before']:.1%} before, {s['share_covered_after']:.1%} with the new "
+        f"zones; unmet demand {s['unmet_before']:,.0f} -> {s['unmet_after']:,.0f}"
+    )
+    if synthetic:
+        echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
+    echo.print(f"  {Path(out).resolve()}")
+
+
+@app.command()
+@_friendly
 def export(
     sources: Annotated[
         list[Path] | None,
@@ -850,6 +1027,100 @@ def export(
     target = out or Path(f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}")
     written = export_layers(layers_, target, fmt, crs=crs, force=force)
     echo.print(f"{len(layers_)} layers exported as {fmt} ({crs}):")
+    for path in written:
+        echo.print(f"  {path}")
+
+
+def _map_inputs(sources: list[Path]) -> tuple[dict[str, Any], bool, int]:
+    """Layers of run folders or layer files, whether any is synthetic, and the run's seed."""
+    import json
+
+    import geopandas as gpd
+
+    from geo.export import read_layers
+    from geo.maps import map_class
+
+    layers_ = {
+        name: frame for name, frame in read_layers(sources).items()
+        if isinstance(frame, gpd.GeoDataFrame)
+    }
+    firms = layers_.get("firms")
+    # a firms file from `geo seed` or `geo validate` has the fields but not the map class
+    if firms is not None and "map_class" not in firms and {"group", "field", "high_tech"} <= set(
+        firms.columns
+    ):
+        layers_["firms"] = firms.assign(map_class=map_class(firms))
+    manifests = [
+        json.loads((source / "manifest.json").read_text(encoding="utf-8"))
+        for source in sources if (source / "manifest.json").is_file()
+    ]
+    flagged = any(
+        str(frame.attrs.get("metadata", {}).get("synthetic", "")).lower() == "true"
+        or ("synthetic" in frame and frame["synthetic"].astype(str).str.lower().eq("true").any())
+        for frame in layers_.values()
+    )
+    synthetic = flagged or any(m.get("synthetic") for m in manifests)
+    seed = manifests[0]["parameters"]["seed"] if manifests else 0
+    return layers_, synthetic, seed
+
+
+@app.command("map")
+@_friendly
+def map_(
+    sources: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Run folders (their layers.gpkg) or layer files, named by layer: "
+                       "districts.geojson, firms.gpkg... (default: ./geo-out)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The web map (default: map.html) or, with --static, "
+                     "a folder (default: static_maps)."),
+    ] = None,
+    basemap: BasemapOption = None,
+    lang: Annotated[str, typer.Option(help="Map language: zh or en.")] = "zh",
+    offline: OfflineOption = False,
+    static: Annotated[
+        bool, typer.Option("--static", help="Static maps (PNG and PDF) instead of the web map.")
+    ] = False,
+    tianditu_token: Annotated[
+        str | None,
+        typer.Option(help="Key of the tianditu basemap (default: TIANDITU_TOKEN)."),
+    ] = None,
+    recipe: Annotated[
+        str, typer.Option(help="Map recipe: a bundled name or a TOML file.")
+    ] = "default",
+) -> None:
+    """Draw the map of a run folder or of layer files: interactive (HTML) or static.
+
+    Every layer the recipe styles is drawn: zones, enterprises by class, index
+    choropleths, hot spots, LISA, clusters, density contours. On Amap basemaps
+    the overlays are shifted to GCJ-02 to line up with the tiles.
+    """
+    from geo.maps import choose_basemap, load_recipe, save_map, web_map, zone_provenance
+
+    sources = sources or [Path("geo-out")]
+    layers_, synthetic, seed = _map_inputs(sources)
+    style = load_recipe(recipe)
+    provenance = zone_provenance(layers_)
+    echo = Console()
+    if static:
+        if basemap or offline or tianditu_token:
+            raise ConfigError("--basemap, --offline and --tianditu-token are web map options; "
+                              "static maps draw no tiles")
+        from geo.static_maps import write_static_maps
+
+        written = write_static_maps(layers_, style, out or Path("static_maps"), lang=lang,
+                                    synthetic=synthetic, provenance=provenance)
+    else:
+        chosen = choose_basemap(basemap, bool(offline))
+        m = web_map(layers_, style, lang=lang, synthetic=synthetic, provenance=provenance,
+                    seed=seed, basemap=chosen, tianditu_token=tianditu_token)
+        written = [save_map(m, out or Path("map.html"), offline=bool(offline))]
+        if offline and chosen != "none":
+            echo.print(f"note: the {chosen} tiles still need the network; the overlays do not")
+    if synthetic:
+        echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
     for path in written:
         echo.print(f"  {path}")
 

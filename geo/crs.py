@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyproj
@@ -18,6 +19,9 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 
 from geo.errors import ConfigError, CoordinateError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 WGS84 = "EPSG:4326"
 CGCS2000 = "EPSG:4490"
@@ -389,6 +393,28 @@ def transform_geometries(geometries: ArrayLike, func) -> NDArray[np.object_]:
         return np.column_stack([x, y])
 
     return shapely.transform(np.asarray(geometries, dtype=object), _apply)
+
+
+def frame_to_gcj02(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Copy of a layer with every vertex shifted from WGS84 to GCJ-02.
+
+    For overlaying on Amap/Tencent tiles, which are drawn in GCJ-02.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Any layer with a CRS (reprojected to WGS84 first).
+
+    Returns
+    -------
+    GeoDataFrame
+        The same rows in GCJ-02 degrees. GCJ-02 has no EPSG code, so the
+        result is labelled EPSG:4326, as GIS tools and web maps treat it.
+    """
+    wgs = frame.to_crs(WGS84)
+    out = wgs.copy()
+    out[wgs.geometry.name] = transform_geometries(wgs.geometry.to_numpy(), wgs84_to_gcj02)
+    return out.set_crs(WGS84, allow_override=True)
 
 
 # Position diagnoses, in the order they are tested.

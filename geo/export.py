@@ -14,7 +14,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from geo.crs import WGS84
+from geo.crs import WGS84, frame_to_gcj02
 from geo.errors import InputError, OutputError
 from geo.outputs import atomic_path
 
@@ -229,15 +229,7 @@ def read_layers(sources: list[Path]) -> dict[str, gpd.GeoDataFrame | pd.DataFram
 
 
 def _to_crs(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
-    if crs != "gcj02":
-        return frame.to_crs(crs)
-    from geo.crs import transform_geometries, wgs84_to_gcj02
-
-    wgs = frame.to_crs(WGS84)
-    out = wgs.copy()
-    out["geometry"] = transform_geometries(wgs.geometry.to_numpy(), wgs84_to_gcj02)
-    # GCJ-02 has no EPSG code; GIS tools treat the degrees as WGS84-like
-    return out.set_crs(WGS84, allow_override=True)
+    return frame_to_gcj02(frame) if crs == "gcj02" else frame.to_crs(crs)
 
 
 def _short_names(columns: list[str]) -> dict[str, str]:

@@ -646,8 +646,21 @@ class ZonalResult:
         return matrix.reindex(columns=order)
 
 
-def _firm_weights(firms: pd.DataFrame, weighting: Weighting) -> tuple[np.ndarray, int]:
-    """Weight per firm and how many firms have no usable weight (then weight 0)."""
+def firm_weights(firms: pd.DataFrame, weighting: Weighting) -> tuple[np.ndarray, int]:
+    """Weight of each firm: 1 (``count``) or its employees (``employment``).
+
+    Parameters
+    ----------
+    firms : DataFrame
+        Normalised firms (``employees`` needed for ``employment``).
+    weighting : {"count", "employment"}
+        How a firm counts.
+
+    Returns
+    -------
+    tuple
+        Weights (0 where employees are missing) and how many firms lack one.
+    """
     if weighting == "count":
         return np.ones(len(firms)), 0
     if weighting != "employment":
@@ -713,7 +726,7 @@ def zonal_indices(
     frame = pd.DataFrame(firms.drop(columns="geometry", errors="ignore"))
     if scheme.custom_rules:
         frame["_custom_group"] = _custom_groups(frame["industry_code"], scheme.custom_rules)
-    w, n_no_weight = _firm_weights(frame, weighting)
+    w, n_no_weight = firm_weights(frame, weighting)
 
     zone_ids = zones["zone_id"].astype(str).to_numpy()
     position = pd.Series(np.arange(len(zone_ids)), index=zone_ids)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +20,25 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from folium.plugins import Fullscreen
 
-from geo.crs import WGS84
+from geo.basemaps import BASEMAPS as BASEMAPS
+from geo.basemaps import add_basemap, canonical_basemap
+from geo.basemaps import basemap as describe_basemap
+from geo.crs import WGS84, frame_to_gcj02
 from geo.errors import ConfigError
+from geo.offline import inline_assets
 from geo.outputs import atomic_path
 from geo.resources import bundled_dir
 
 Lang = str  # "zh" or "en"
+_MERCATOR = "EPSG:3857"  # the web map's projection
+
+# What every map (web, static) says when the enterprises are simulated.
+SYNTHETIC_NOTE = {
+    "zh": "合成数据：企业为模拟生成，非真实登记信息",
+    "en": "Synthetic data: enterprises are simulated, not a real register",
+}
+SYNTHETIC_TITLE = {"zh": "（合成数据）", "en": " (synthetic data)"}
 
 
 @dataclass(frozen=True)
@@ -61,13 +73,21 @@ class LayerStyle:
     fields: tuple[str, ...] = ()
     category_field: str | None = None
     categories: tuple[Category, ...] = ()
-    # Browsers choke on hundreds of thousands of markers: above this many points
-    # the web map shows a seeded random sample (0 = no limit).
+    # The web map draws every point up to this many (0 = no limit); above, a
+    # browser would crawl, so each category is counted in hexagons of
+    # ``hex_size`` metres instead.
     max_points: int = 0
+    hex_size: float = 1000.0
 
     def title(self, lang: Lang) -> str:
         """Layer title in the requested language."""
         return self.title_zh if lang == "zh" else self.title_en
+
+    def label_column(self, lang: Lang) -> str | None:
+        """Field holding the labels in the requested language (``None``: unlabelled)."""
+        if not self.label_field:
+            return None
+        return self.label_field.get(lang, next(iter(self.label_field.values())))
 
 
 @dataclass(frozen=True)
@@ -170,7 +190,7 @@ def load_recipe(name_or_path: str | Path = "default") -> MapRecipe:
         return MapRecipe(
             title_zh=head["title_zh"],
             title_en=head["title_en"],
-            basemap=head.get("basemap", "openstreetmap"),
+            basemap=canonical_basemap(head.get("basemap", "osm")),
             layers=tuple(layers),
             aliases=data.get("aliases", {}),
             choropleths=tuple(choropleths),
@@ -204,17 +224,145 @@ def map_class(firms: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=firms.index, name="map_class")
 
 
+def _display_values(values: pd.Series) -> pd.Series:
+    """Field values as a tooltip shows them: floats to 2 decimals, missing as ``""``."""
+    if pd.api.types.is_float_dtype(values):
+        values = values.round(2)
+    return values.astype(object).where(values.notna(), "")
+
+
 def _display_frame(gdf: gpd.GeoDataFrame, fields: tuple[str, ...], grid: float) -> str:
     """GeoJSON text of the fields a layer shows, coordinates snapped to ``grid`` degrees."""
     present = [f for f in fields if f in gdf.columns]
     frame = gdf.to_crs(WGS84)[[*present, "geometry"]].copy()
     for name in present:
-        values = frame[name]
-        if pd.api.types.is_float_dtype(values):
-            values = values.round(2)
-        frame[name] = values.astype(object).where(values.notna(), "")
+        frame[name] = _display_values(frame[name])
     frame["geometry"] = shapely.set_precision(frame.geometry.to_numpy(), grid)
     return frame.to_json(drop_id=True)
+
+
+@dataclass
+class _Legend:
+    """One legend entry: rows of (CSS of the key, text), a note, its layers (JS names)."""
+
+    title: str
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    note: str = ""
+    groups: list[str] = field(default_factory=list)
+
+
+_DOT = "background:{color};border-radius:50%;width:10px"
+_SQUARE = "background:{color}"
+_BASE_FILL = "#f2efe9"  # districts drawn as the base of a map without tiles
+_HEX_BINS = (1, 5, 20, 100)  # lower bounds of the firm counts a hexagon's shade tells apart
+_HEX_OPACITY = (0.25, 0.45, 0.65, 0.85)
+
+# Points and hexagons as canvas shapes built from columns: GeoJSON spends ~250
+# bytes on each point or hexagon, and Leaflet's GeoJSON layer several times the
+# time to build them, which makes tens of thousands of firms a slow page of tens
+# of megabytes. Each shape keeps its fields as ``feature.properties``, as a
+# GeoJSON layer's would, and one tooltip per layer shows them.
+_DRAW_SCRIPT = """
+{% macro script(this, kwargs) %}
+function geoEscape(value) {
+  return String(value).replace(/[&<>"]/g, function (c) {
+    return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c];
+  });
+}
+function geoTooltip(group, fields, aliases) {
+  if (!fields.length) return group;
+  return group.bindTooltip(function (layer) {
+    return "<table>" + fields.map(function (name, k) {
+      return "<tr><th>" + geoEscape(aliases[k]) + "</th><td>"
+        + geoEscape(layer.feature.properties[name]) + "</td></tr>";
+    }).join("") + "</table>";
+  }, {sticky: true});
+}
+function geoPoints(data, options) {
+  var group = L.featureGroup();
+  for (var i = 0; i < data.x.length; i++) {
+    var properties = {};
+    for (var k = 0; k < data.fields.length; k++) properties[data.fields[k]] = data.values[k][i];
+    var marker = L.circleMarker([data.y[i], data.x[i]], {
+      radius: options.radius, stroke: false, fillOpacity: options.opacity,
+      fillColor: options.colors[data.color ? data.color[i] : 0]
+    });
+    marker.feature = {type: "Feature", properties: properties};
+    group.addLayer(marker);
+  }
+  return geoTooltip(group, data.fields, data.aliases);
+}
+// Hexagons around centres, in Web Mercator metres like the grid they come from,
+// shaded by the count of firms: options.bins are the lower bounds of the shades.
+function geoHexagons(data, options) {
+  var group = L.featureGroup(), crs = L.CRS.EPSG3857;
+  for (var i = 0; i < data.x.length; i++) {
+    var centre = crs.project(L.latLng(data.y[i], data.x[i])), ring = [], shade = 0;
+    for (var k = 0; k < 6; k++) {
+      var angle = Math.PI / 180 * (30 + 60 * k);
+      ring.push(crs.unproject(L.point(centre.x + options.radius * Math.cos(angle),
+                                      centre.y + options.radius * Math.sin(angle))));
+    }
+    while (shade + 1 < options.bins.length && data.n[i] >= options.bins[shade + 1]) shade++;
+    var hexagon = L.polygon(ring, {
+      color: options.color, weight: 0.5, fillColor: options.color,
+      fillOpacity: options.opacities[shade]
+    });
+    hexagon.feature = {type: "Feature", properties: {n_firms: data.n[i]}};
+    group.addLayer(hexagon);
+  }
+  return geoTooltip(group, ["n_firms"], [options.alias]);
+}
+{% endmacro %}
+"""
+
+# A layer switched off at first (local CLQ) builds its shapes when first shown,
+# so the page opens without building tens of thousands of hidden markers.
+_DRAW = """
+{% macro script(this, kwargs) %}
+(function (group) {
+  var data = {{ this.data }};
+  function build() { {{ this.function }}(data, {{ this.options }}).addTo(group); }
+  if ({{ this._parent._parent.get_name() }}.hasLayer(group)) { build(); }
+  else { group.once("add", build); }
+})({{ this._parent.get_name() }});
+{% endmacro %}
+"""
+
+
+def _draw(function: str, data: dict, options: dict) -> branca.element.MacroElement:
+    """Element calling ``function`` (of :data:`_DRAW_SCRIPT`) on compact JSON columns."""
+    # UTF-8 rather than \u escapes; "<" escaped so no value can end the script
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _element(
+        _DRAW, function=function, data=text.replace("<", "\\u003c"), options=json.dumps(options)
+    )
+
+
+def _points(
+    gdf: gpd.GeoDataFrame,
+    fields: tuple[str, ...],
+    recipe: MapRecipe,
+    lang: Lang,
+    colors: tuple[str, ...] | list[str],
+    classes: pd.Series | None = None,
+    *,
+    radius: float,
+    opacity: float,
+) -> branca.element.MacroElement:
+    """Element drawing ``gdf``'s points, coloured ``colors[classes]`` (or the first colour)."""
+    present = [f for f in fields if f in gdf.columns]
+    data = {
+        "x": np.round(gdf.geometry.x.to_numpy(), 6).tolist(),
+        "y": np.round(gdf.geometry.y.to_numpy(), 6).tolist(),
+        "fields": present,
+        "aliases": [recipe.alias(f, lang) for f in present],
+        "values": [_display_values(gdf[f]).tolist() for f in present],
+    }
+    if classes is not None:
+        data["color"] = classes.astype(int).tolist()
+    options = {"radius": radius, "opacity": opacity, "colors": list(colors)}
+    return _draw("geoPoints", data, options)
 
 
 def _tooltip(style: LayerStyle, gdf: gpd.GeoDataFrame, recipe: MapRecipe, lang: Lang):
@@ -227,14 +375,21 @@ def _tooltip(style: LayerStyle, gdf: gpd.GeoDataFrame, recipe: MapRecipe, lang: 
 
 
 def _polygon_layer(
-    m: folium.Map, gdf: gpd.GeoDataFrame, style: LayerStyle, recipe: MapRecipe, lang: Lang
-) -> None:
+    m: folium.Map,
+    gdf: gpd.GeoDataFrame,
+    style: LayerStyle,
+    recipe: MapRecipe,
+    lang: Lang,
+    *,
+    base: bool = False,
+) -> folium.FeatureGroup:
+    """Draw a zone layer with its labels; ``base``: opaque, the background of a map."""
     group = folium.FeatureGroup(name=style.title(lang), show=True)
     css = {
         "color": style.color,
         "weight": style.weight,
-        "fillColor": style.fill_color,
-        "fillOpacity": style.fill_opacity,
+        "fillColor": _BASE_FILL if base else style.fill_color,
+        "fillOpacity": 1.0 if base else style.fill_opacity,
         "dashArray": style.dash,
     }
     folium.GeoJson(
@@ -243,8 +398,8 @@ def _polygon_layer(
         highlight_function=lambda _feature: {"weight": 3},
         tooltip=_tooltip(style, gdf, recipe, lang),
     ).add_to(group)
-    if style.label_field:
-        column = style.label_field.get(lang, next(iter(style.label_field.values())))
+    column = style.label_column(lang)
+    if column:
         points = gdf.to_crs(WGS84).representative_point()
         for label, point in zip(gdf[column], points, strict=True):
             folium.Marker(
@@ -257,6 +412,7 @@ def _polygon_layer(
                 ),
             ).add_to(group)
     group.add_to(m)
+    return group
 
 
 def classify_values(
@@ -300,10 +456,31 @@ def classify_values(
     return classes, labels
 
 
-def _choropleth_layer(
-    m: folium.Map, gdf: gpd.GeoDataFrame, spec: Choropleth, recipe: MapRecipe, lang: Lang
-) -> tuple[str, list[tuple[str, str]], str] | None:
-    """Draw one choropleth; return its legend (title, [(colour, label)], note)."""
+def choropleth_classes(
+    gdf: gpd.GeoDataFrame, spec: Choropleth, lang: Lang = "zh"
+) -> tuple[gpd.GeoDataFrame, list[tuple[str, str]], str] | None:
+    """Classify the features a choropleth draws; return them with colours, legend and note.
+
+    Every renderer (web map, static maps) draws through this function, so the
+    same zones get the same classes and colours everywhere.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        The layer ``spec.layer``.
+    spec : Choropleth
+        Column, scheme, colours and ``min_firms``.
+    lang : {"zh", "en"}
+        Language of labels and the note.
+
+    Returns
+    -------
+    tuple or None
+        ``(frame, rows, note)``: the drawn features (zones below ``min_firms``
+        and missing values left out) with their colour in column ``_color``,
+        the legend as ``[(colour, label)]``, and a note saying which zones are
+        left out (or ``""``). ``None`` when nothing would be drawn.
+    """
     if spec.column not in gdf.columns:
         return None
     shown = gdf
@@ -319,40 +496,83 @@ def _choropleth_layer(
     keep = classes >= 0
     if not keep.any():
         return None
-    colors = _ramp(spec.colors, len(labels))
+    colors = color_ramp(spec.colors, len(labels))
     frame = shown[keep].copy()
     frame["_color"] = [colors[c] for c in classes[keep]]
-    points = bool((frame.geom_type == "Point").all())
-    if points and len(frame) > spec.max_points:
-        frame = frame.sample(n=spec.max_points, random_state=0).sort_index()
-        extra = (
-            f"随机显示 {spec.max_points:,} 个点" if lang == "zh"
-            else f"random sample of {spec.max_points:,} points"
-        )
-        note = f"{note}; {extra}" if note else extra
+    return frame, list(zip(colors, labels, strict=True)), note
+
+
+def _choropleth_layer(
+    m: folium.Map,
+    gdf: gpd.GeoDataFrame,
+    spec: Choropleth,
+    recipe: MapRecipe,
+    lang: Lang,
+    seed: int,
+) -> _Legend | None:
+    """Draw one choropleth; return its legend (None when nothing is drawn)."""
+    drawn = choropleth_classes(gdf, spec, lang)
+    if drawn is None:
+        return None
+    frame, rows, note = drawn
     fields = tuple(
         f for f in ("name_zh", "name", "n_firms", spec.column) if f in frame.columns
     )
     group = folium.FeatureGroup(name=spec.title(lang), show=spec.show)
-    folium.GeoJson(
-        _display_frame(frame, (*fields, "_color"), 1e-6 if points else 1e-5),
-        style_function=lambda feature, o=spec.fill_opacity, p=points: {
-            "fillColor": feature["properties"]["_color"],
-            "color": feature["properties"]["_color"] if p else "#ffffff",
-            "weight": 0 if p else 0.3,
-            "fillOpacity": o,
-        },
-        marker=folium.CircleMarker(radius=spec.radius, fill=True) if points else None,
-        tooltip=folium.GeoJsonTooltip(
-            fields=list(fields), aliases=[recipe.alias(f, lang) for f in fields], sticky=True
-        ),
-    ).add_to(group)
+    colors = [color for color, _ in rows]
+    if bool((frame.geom_type == "Point").all()):
+        if len(frame) > spec.max_points:
+            # a uniform sample keeps the mix of values, so the pattern still reads right
+            frame = frame.sample(n=spec.max_points, random_state=seed).sort_index()
+            extra = (
+                f"随机显示 {spec.max_points:,} 个点" if lang == "zh"
+                else f"random sample of {spec.max_points:,} points"
+            )
+            note = f"{note}; {extra}" if note else extra
+        index = {color: k for k, color in enumerate(colors)}
+        group.add_child(_points(
+            frame, fields, recipe, lang, colors, frame["_color"].map(index),
+            radius=spec.radius, opacity=spec.fill_opacity,
+        ))
+        key = _DOT
+    else:
+        folium.GeoJson(
+            _display_frame(frame, (*fields, "_color"), 1e-5),
+            style_function=lambda feature, o=spec.fill_opacity: {
+                "fillColor": feature["properties"]["_color"],
+                "color": "#ffffff",
+                "weight": 0.3,
+                "fillOpacity": o,
+            },
+            tooltip=folium.GeoJsonTooltip(
+                fields=list(fields), aliases=[recipe.alias(f, lang) for f in fields], sticky=True
+            ),
+        ).add_to(group)
+        key = _SQUARE
     group.add_to(m)
-    return spec.title(lang), list(zip(colors, labels, strict=True)), note
+    return _Legend(
+        spec.title(lang),
+        rows=[(key.format(color=color), text) for color, text in rows],
+        note=note,
+        groups=[group.get_name()],
+    )
 
 
-def _ramp(colors: tuple[str, ...], n: int) -> list[str]:
-    """``n`` colours from a recipe's list (interpolated when it has a different length)."""
+def color_ramp(colors: tuple[str, ...], n: int) -> list[str]:
+    """``n`` colours from a recipe's list, interpolated when it has a different length.
+
+    Parameters
+    ----------
+    colors : tuple of str
+        Hex colours of a choropleth spec.
+    n : int
+        Number of classes.
+
+    Returns
+    -------
+    list of str
+        Hex colours, one per class.
+    """
     if len(colors) == n:
         return list(colors)
     from branca.colormap import LinearColormap
@@ -361,89 +581,215 @@ def _ramp(colors: tuple[str, ...], n: int) -> list[str]:
     return [cmap.rgb_hex_str(i) for i in range(n)]
 
 
-def _point_layers(
-    m: folium.Map,
-    gdf: gpd.GeoDataFrame,
-    style: LayerStyle,
-    recipe: MapRecipe,
-    lang: Lang,
-    totals: pd.Series,
-) -> None:
-    """Draw one toggleable layer per category; names give full counts, not the sample's."""
-    classes = gdf[style.category_field] if style.category_field else None
-    for category in style.categories or (
-        Category("all", style.title_zh, style.title_en, style.color),
-    ):
-        subset = gdf if classes is None else gdf[classes == category.key]
-        if subset.empty:
-            continue
-        name = (
-            f'<span style="color:{category.color}">●</span> '
-            f"{html.escape(category.label(lang))} ({int(totals.get(category.key, 0)):,})"
+def _hexagon_counts(
+    points: gpd.GeoDataFrame, classes: pd.Series, size: float
+) -> tuple[pd.DataFrame, float]:
+    """Count each class's points in hexagons about ``size`` metres across.
+
+    The hexagons tile Web Mercator, the web map's projection, so the page can
+    draw them from their centres; across flats they are ``size`` metres at the
+    points' middle latitude.
+
+    Returns
+    -------
+    tuple
+        One row per non-empty (hexagon, class): ``class``, ``n_firms`` and the
+        centre's ``x``, ``y`` in ``points``' degrees; and the hexagons' radius
+        (centre to corner) in Web Mercator metres.
+    """
+    from geo.grids import GridSpec, make_grid
+    from geo.zones import assign_points
+
+    west, south, east, north = points.total_bounds
+    across = size / math.cos(math.radians((south + north) / 2))
+    cells = make_grid(
+        GridSpec("hex", across), shapely.box(west, south, east, north), analysis_crs=_MERCATOR
+    ).to_crs(_MERCATOR)
+    cell_of = assign_points(points.to_crs(_MERCATOR), cells)
+    counts = (
+        pd.crosstab(cell_of.to_numpy(), classes.to_numpy())
+        .rename_axis(index="zone_id", columns="class")
+        .reset_index()
+        .melt(id_vars="zone_id", value_name="n_firms")
+    )
+    counts = counts[counts["n_firms"] > 0]
+    centres = cells.set_index("zone_id").centroid.to_crs(points.crs).loc[counts["zone_id"]]
+    counts = counts.assign(x=centres.x.to_numpy(), y=centres.y.to_numpy())
+    return counts.reset_index(drop=True), across / math.sqrt(3)
+
+
+def _hexagon_note(style: LayerStyle, total: int, lang: Lang) -> str:
+    bins = [*_HEX_BINS, None]
+    if lang == "zh":
+        ranges = "、".join(
+            f"{a}–{b - 1}" if b else f"≥{a}" for a, b in zip(bins, bins[1:], strict=False)
         )
-        group = folium.FeatureGroup(name=name, show=True)
-        folium.GeoJson(
-            _display_frame(subset, style.fields, 1e-6),
-            marker=folium.CircleMarker(
-                radius=style.radius,
-                weight=0,
-                fill=True,
-                fill_color=category.color,
-                fill_opacity=style.fill_opacity,
-            ),
-            tooltip=_tooltip(style, subset, recipe, lang),
-        ).add_to(group)
+        return (
+            f"共 {total:,} 家企业，超过 {style.max_points:,} 家：按 {style.hex_size / 1000:g} "
+            f"公里六边形汇总显示，颜色越深企业越多（{ranges} 家）；每家企业见 GeoPackage"
+        )
+    ranges = ", ".join(
+        f"{a}–{b - 1}" if b else f"{a}+" for a, b in zip(bins, bins[1:], strict=False)
+    )
+    return (
+        f"{total:,} firms, more than {style.max_points:,}: counted in {style.hex_size / 1000:g} km "
+        f"hexagons, darker is more ({ranges} firms); every firm is in the GeoPackage"
+    )
+
+
+def _point_layers(
+    m: folium.Map, gdf: gpd.GeoDataFrame, style: LayerStyle, recipe: MapRecipe, lang: Lang
+) -> _Legend:
+    """Draw one toggleable layer per category and return their legend.
+
+    Up to ``style.max_points`` points every point is drawn; above, each
+    category's points are counted in hexagons, and the legend says so.
+    """
+    categories = style.categories or (
+        Category("all", style.title_zh, style.title_en, style.color),
+    )
+    classes = (
+        gdf[style.category_field].astype(str) if style.category_field
+        else pd.Series("all", index=gdf.index)
+    )
+    totals = classes.value_counts()
+    hexagons = radius = None
+    if style.max_points and len(gdf) > style.max_points:
+        hexagons, radius = _hexagon_counts(gdf, classes, style.hex_size)
+    legend = _Legend(
+        style.title(lang),
+        note=_hexagon_note(style, len(gdf), lang) if hexagons is not None else "",
+    )
+    for category in categories:
+        n = int(totals.get(category.key, 0))
+        if not n:
+            continue
+        group = folium.FeatureGroup(
+            name=f'<span style="color:{category.color}">●</span> '
+            f"{html.escape(category.label(lang))} ({n:,})",
+            show=True,
+        )
+        if hexagons is None:
+            group.add_child(_points(
+                gdf[classes == category.key], style.fields, recipe, lang, (category.color,),
+                radius=style.radius, opacity=style.fill_opacity,
+            ))
+        else:
+            cells = hexagons[hexagons["class"] == category.key]
+            group.add_child(_draw(
+                "geoHexagons",
+                {"x": cells["x"].round(6).tolist(), "y": cells["y"].round(6).tolist(),
+                 "n": cells["n_firms"].tolist()},
+                {"radius": radius, "color": category.color, "bins": _HEX_BINS,
+                 "opacities": _HEX_OPACITY, "alias": recipe.alias("n_firms", lang)},
+            ))
         group.add_to(m)
+        legend.groups.append(group.get_name())
+        legend.rows.append((_DOT.format(color=category.color), f"{category.label(lang)} ({n:,})"))
+    return legend
 
 
-_LEGEND = """
-{% macro html(this, kwargs) %}
-<div class="geo-legend" style="position:fixed; bottom:28px; right:12px; z-index:9999;
-  background:rgba(255,255,255,0.92); padding:8px 10px; border-radius:4px;
-  box-shadow:0 1px 4px rgba(0,0,0,0.3); font:12px/1.5 sans-serif; max-width:260px">
-  <b>{{ this.heading }}</b><br>
-  {% for color, label in this.rows %}
-  <span style="display:inline-block;width:10px;height:10px;border-radius:50%;
-    background:{{ color }};margin-right:6px"></span>{{ label }}<br>
-  {% endfor %}
-  {% for text in this.samples %}<div style="margin-top:4px">{{ text }}</div>{% endfor %}
-  {% if this.note %}
-  <div style="margin-top:4px;color:#b71c1c"><b>{{ this.note }}</b></div>
-  {% endif %}
-</div>
-{% endmacro %}
-"""
-
-_CHORO_LEGEND = """
-{% macro html(this, kwargs) %}
-<div class="geo-choro-legend" style="position:fixed; bottom:28px; left:12px; z-index:9999;
-  background:rgba(255,255,255,0.92); padding:6px 10px; border-radius:4px; max-height:55%;
-  overflow-y:auto; box-shadow:0 1px 4px rgba(0,0,0,0.3); font:12px/1.5 sans-serif">
-  {% for title, rows, note in this.legends %}
-  <div style="margin-bottom:4px"><b>{{ title }}</b><br>
-  {% for color, text in rows %}
-  <span style="display:inline-block;width:14px;height:10px;background:{{ color }};
-    margin-right:6px"></span>{{ text }}<br>
-  {% endfor %}
-  {% if note %}<i>{{ note }}</i>{% endif %}</div>
-  {% endfor %}
-</div>
+_PAGE_STYLE = """
+{% macro header(this, kwargs) %}
+<style>
+.geo-title{position:fixed; top:10px; left:60px; z-index:9999; background:rgba(255,255,255,0.9);
+  padding:6px 12px; border-radius:4px; font:bold 16px sans-serif;
+  box-shadow:0 1px 4px rgba(0,0,0,0.3)}
+.geo-label{font:bold 12px sans-serif; text-align:center; white-space:nowrap;
+  text-shadow:0 0 3px #fff, 0 0 3px #fff}
+.geo-legend{position:fixed; bottom:64px; left:10px; z-index:9999; max-width:300px;
+  max-height:45%; overflow-y:auto; background:rgba(255,255,255,0.92); padding:6px 10px;
+  border-radius:4px; box-shadow:0 1px 4px rgba(0,0,0,0.3); font:12px/1.5 sans-serif}
+.geo-legend-entry{margin-bottom:4px}
+.geo-key{display:inline-block; width:14px; height:10px; margin-right:6px;
+  vertical-align:middle; box-sizing:border-box}
+.geo-note{color:#b71c1c; font-weight:bold; margin-top:4px}
+.geo-fullscreen a{display:flex; align-items:center; justify-content:center}
+.leaflet-control-attribution details{display:inline}
+{% if this.blank %}.leaflet-container{background:#ffffff}{% endif %}
+</style>
 {% endmacro %}
 """
 
 _TITLE = """
 {% macro html(this, kwargs) %}
-<div class="geo-title" style="position:fixed; top:10px; left:60px; z-index:9999;
-  background:rgba(255,255,255,0.9); padding:6px 12px; border-radius:4px;
-  font:bold 16px sans-serif; box-shadow:0 1px 4px rgba(0,0,0,0.3)">{{ this.text }}</div>
-<style>.geo-label{font:bold 12px sans-serif; text-align:center; white-space:nowrap;
-  text-shadow:0 0 3px #fff, 0 0 3px #fff;}</style>
+<div class="geo-title">{{ this.text|e }}</div>
+{% endmacro %}
+"""
+
+_LEGEND = """
+{% macro html(this, kwargs) %}
+<div class="geo-legend">
+  {% for entry in this.entries %}
+  <div class="geo-legend-entry" id="{{ this.get_name() }}_{{ loop.index }}">
+    {% if entry.title %}<b>{{ entry.title|e }}</b><br>{% endif %}
+    {% for css, text in entry.rows %}
+    <span class="geo-key" style="{{ css }}"></span>{{ text|e }}<br>
+    {% endfor %}
+    {% if entry.note %}<i>{{ entry.note|e }}</i>{% endif %}
+  </div>
+  {% endfor %}
+  {% if this.note %}<div class="geo-note">{{ this.note|e }}</div>{% endif %}
+</div>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+(function (map) {
+  // a legend entry shows while any of its layers is on the map
+  var entries = [
+    {% for entry in this.entries %}
+    [document.getElementById("{{ this.get_name() }}_{{ loop.index }}"),
+     [{{ entry.groups|join(", ") }}]],
+    {% endfor %}
+  ];
+  function sync() {
+    entries.forEach(function (entry) {
+      var shown = entry[1].some(function (layer) { return map.hasLayer(layer); });
+      entry[0].style.display = shown ? "" : "none";
+    });
+  }
+  map.on("overlayadd overlayremove", sync);
+  sync();
+})({{ this._parent.get_name() }});
 {% endmacro %}
 """
 
 _ATTRIBUTION = """
 {% macro script(this, kwargs) %}
 {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text }});
+{% endmacro %}
+"""
+
+# Leaflet.fullscreen ships in no Python package, so an offline page could not
+# inline it; the browser's Fullscreen API needs only this control.
+_FULLSCREEN = """
+{% macro script(this, kwargs) %}
+(function (map) {
+  var Fullscreen = L.Control.extend({
+    options: {position: "topleft"},
+    onAdd: function () {
+      var bar = L.DomUtil.create("div", "leaflet-bar geo-fullscreen");
+      var button = L.DomUtil.create("a", "", bar);
+      button.href = "#";
+      button.title = {{ this.label|tojson }};
+      button.setAttribute("role", "button");
+      button.innerHTML = '<svg width="14" height="14" viewBox="0 0 14 14" fill="none" '
+        + 'stroke="#333" stroke-width="2"><path d="M1 5V1h4M9 1h4v4M13 9v4H9M5 13H1V9"/></svg>';
+      L.DomEvent.on(button, "click", function (event) {
+        L.DomEvent.stop(event);
+        if (document.fullscreenElement) { document.exitFullscreen(); }
+        else { document.documentElement.requestFullscreen(); }
+      });
+      return bar;
+    }
+  });
+  new Fullscreen().addTo(map);
+})({{ this._parent.get_name() }});
+{% endmacro %}
+"""
+
+_BRING_TO_BACK = """
+{% macro script(this, kwargs) %}
+{{ this.layer }}.on("add", function (event) { event.target.bringToBack(); });
 {% endmacro %}
 """
 
@@ -456,6 +802,71 @@ def _element(template: str, **attributes: Any) -> branca.element.MacroElement:
     return element
 
 
+def _for_display(gdf: gpd.GeoDataFrame, datum: str) -> gpd.GeoDataFrame:
+    """Return a layer in the datum of the basemap's tiles: WGS84, or GCJ-02 for Amap."""
+    return frame_to_gcj02(gdf) if datum == "gcj02" else gdf.to_crs(WGS84)
+
+
+def _attribution(
+    provenance: list[str], synthetic: bool, datum: str, lang: Lang
+) -> str:
+    """HTML of the attribution line: datum shift, synthetic data, sources (folded)."""
+    parts = []
+    if datum == "gcj02":
+        parts.append(
+            "坐标已转换为 GCJ-02 以匹配高德底图" if lang == "zh"
+            else "overlays shifted to GCJ-02 to match Amap tiles"
+        )
+    if synthetic:
+        parts.append(html.escape(SYNTHETIC_NOTE[lang]))
+    if provenance:
+        summary = "数据来源" if lang == "zh" else "Sources"
+        sources = "<br>".join(html.escape(p) for p in provenance)
+        parts.append(f"<details><summary>{summary}</summary>{sources}</details>")
+    return " | ".join(parts)
+
+
+def zone_provenance(layers: dict[str, gpd.GeoDataFrame]) -> list[str]:
+    """One attribution entry per zone layer: its distinct sources.
+
+    Parameters
+    ----------
+    layers : dict of str to GeoDataFrame
+        Layers by name; those with a ``source`` column count as zone layers,
+        except the ``*_indices`` layers derived from them.
+
+    Returns
+    -------
+    list of str
+        ``"<layer>: <source>; <source>"`` per zone layer.
+    """
+    return [
+        f"{name}: {'; '.join(sorted(map(str, frame['source'].dropna().unique())))}"
+        for name, frame in layers.items()
+        if "source" in frame.columns and not name.endswith("_indices")
+    ]
+
+
+def choose_basemap(basemap: str | None, offline: bool) -> str | None:
+    """Basemap of a map: the one asked for, else none for offline maps.
+
+    Offline maps cannot load tiles, so unless a basemap is named they draw
+    none; ``None`` means the recipe's basemap.
+
+    Parameters
+    ----------
+    basemap : str or None
+        The basemap asked for.
+    offline : bool
+        Whether the map is saved for use without network.
+
+    Returns
+    -------
+    str or None
+    """
+    return basemap or ("none" if offline else None)
+
+
 def web_map(
     layers: dict[str, gpd.GeoDataFrame],
     recipe: MapRecipe,
@@ -464,6 +875,8 @@ def web_map(
     synthetic: bool = False,
     provenance: list[str] | None = None,
     seed: int = 0,
+    basemap: str | None = None,
+    tianditu_token: str | None = None,
 ) -> folium.Map:
     """Build the interactive map of the given layers, styled by ``recipe``.
 
@@ -482,95 +895,97 @@ def web_map(
     provenance : list of str, optional
         Data sources for the attribution line.
     seed : int
-        Seed of the random sample drawn when a point layer has more points
-        than its style's ``max_points``; the legend states the sample size.
+        Seed of the random sample drawn when a point choropleth (local CLQ)
+        has more points than its ``max_points``; the legend says so.
+    basemap : str, optional
+        One of :data:`BASEMAPS`; default the recipe's. On Amap (GCJ-02)
+        every overlay is shifted to GCJ-02 to line up with the tiles;
+        ``none`` draws the districts as an opaque base instead of tiles.
+    tianditu_token : str, optional
+        Key of the ``tianditu`` basemap (default: ``TIANDITU_TOKEN``).
 
     Returns
     -------
     folium.Map
+
+    Raises
+    ------
+    ConfigError
+        For an unknown language or basemap, a Tianditu basemap without a
+        key, or no layer with features.
+
+    Examples
+    --------
+    >>> from geo.zones import load_layer
+    >>> m = web_map({"districts": load_layer("districts")}, load_recipe(), basemap="amap")
+    >>> save_map(m, "map.html")  # doctest: +SKIP
     """
     if lang not in ("zh", "en"):
         raise ConfigError(f"unknown map language '{lang}': use zh or en")
-    extent = next(iter(layers.values())).to_crs(WGS84).total_bounds
+    base = describe_basemap(basemap or recipe.basemap, tianditu_token)
+    shown = {
+        name: _for_display(gdf, base.datum) for name, gdf in layers.items()
+        if isinstance(gdf, gpd.GeoDataFrame) and not gdf.empty
+    }
+    if not shown:
+        raise ConfigError("nothing to map: no layer has any features")
+    bounds = np.array([gdf.total_bounds for gdf in shown.values()])
+    west, south = np.nanmin(bounds[:, :2], axis=0)
+    east, north = np.nanmax(bounds[:, 2:], axis=0)
     m = folium.Map(
-        location=[(extent[1] + extent[3]) / 2, (extent[0] + extent[2]) / 2],
+        location=[(south + north) / 2, (west + east) / 2],
         zoom_start=9,
         tiles=None,
         prefer_canvas=True,
         control_scale=True,
     )
-    folium.TileLayer(recipe.basemap).add_to(m)
-    if recipe.basemap.lower() != "openstreetmap":
-        folium.TileLayer("openstreetmap", name="OpenStreetMap", show=False).add_to(m)
-    legends = []
-    for spec in recipe.choropleths:
-        gdf = layers.get(spec.layer)
-        if gdf is not None and not gdf.empty:
-            legend = _choropleth_layer(m, gdf, spec, recipe, lang)
-            if legend:
-                legends.append(legend)
-    sample_notes = []
-    for style in recipe.layers:
-        gdf = layers.get(style.name)
-        if gdf is None or gdf.empty:
-            continue
-        if style.max_points and len(gdf) > style.max_points:
-            # A uniform sample keeps relative densities, so clusters still read right.
-            gdf = gdf.sample(n=style.max_points, random_state=seed).sort_index()
-            total = len(layers[style.name])
-            sample_notes.append(
-                f"{style.title(lang)}：随机显示 {len(gdf):,} / {total:,}，完整数据见 GeoPackage"
-                if lang == "zh"
-                else f"{style.title(lang)}: random sample of {len(gdf):,} of {total:,} shown; "
-                "all are in the GeoPackage"
-            )
-        if style.geometry == "point":
-            full = layers[style.name]
-            totals = (
-                full[style.category_field].value_counts()
-                if style.category_field
-                else pd.Series({"all": len(full)})
-            )
-            _point_layers(m, gdf, style, recipe, lang, totals)
-        else:
-            _polygon_layer(m, gdf, style, recipe, lang)
-    m.fit_bounds([[extent[1], extent[0]], [extent[3], extent[2]]])
+    # folium also loads jQuery, Bootstrap and icon fonts for icon markers and
+    # popups; this map has none, so it needs (and inlines offline) only Leaflet
+    m.default_js = [asset for asset in m.default_js if asset[0] == "leaflet"]
+    m.default_css = [asset for asset in m.default_css if asset[0] == "leaflet_css"]
+    m.add_child(_element(_PAGE_STYLE, blank=not base.tiles))
+    m.add_child(_element(_DRAW_SCRIPT))
+    add_basemap(m, base, lang)
 
-    synthetic_note = (
-        (
-            "合成数据：企业为模拟生成，非真实登记信息"
-            if lang == "zh"
-            else "Synthetic data: enterprises are simulated, not a real register"
-        )
-        if synthetic
-        else ""
-    )
-    title = recipe.title(lang) + (
-        "（合成数据）" if synthetic and lang == "zh" else " (synthetic data)" if synthetic else ""
-    )
+    legends = []
+    for style in recipe.layers:
+        gdf = shown.get(style.name)
+        if gdf is None:
+            continue
+        if style.geometry == "point":
+            legends.append(_point_layers(m, gdf, style, recipe, lang))
+            continue
+        # without tiles the districts are the opaque base, always at the back
+        as_base = not base.tiles and style.name == "districts"
+        group = _polygon_layer(m, gdf, style, recipe, lang, base=as_base)
+        if as_base:
+            m.add_child(_element(_BRING_TO_BACK, layer=group.get_name()))
+        fill = _BASE_FILL if as_base else style.fill_color
+        key = f"background:{fill};border:2px {'dashed' if style.dash else 'solid'} {style.color}"
+        legends.append(_Legend("", rows=[(key, style.title(lang))], groups=[group.get_name()]))
+    for spec in recipe.choropleths:
+        gdf = shown.get(spec.layer)
+        legend = _choropleth_layer(m, gdf, spec, recipe, lang, seed) if gdf is not None else None
+        if legend:
+            legends.append(legend)
+    m.fit_bounds([[south, west], [north, east]])
+
+    title = recipe.title(lang) + (SYNTHETIC_TITLE[lang] if synthetic else "")
     # Children of the map render before the page body, so their html lands in it.
-    m.add_child(_element(_TITLE, text=html.escape(title)))
-    firm_style = recipe.layer("firms")
-    if firm_style and "firms" in layers:
-        present = set(layers["firms"].get(firm_style.category_field or "", []))
-        rows = [(c.color, c.label(lang)) for c in firm_style.categories if c.key in present]
-        heading = firm_style.title(lang)
-        m.add_child(
-            _element(
-                _LEGEND, heading=heading, rows=rows, note=synthetic_note, samples=sample_notes
-            )
-        )
-    if legends:
-        m.add_child(_element(_CHORO_LEGEND, legends=legends))
-    credits = "; ".join([*(provenance or []), *([synthetic_note] if synthetic_note else [])])
+    m.add_child(_element(_TITLE, text=title))
+    m.add_child(_element(
+        _LEGEND, entries=legends, note=SYNTHETIC_NOTE[lang] if synthetic else ""
+    ))
+    credits = _attribution(provenance or [], synthetic, base.datum, lang)
     if credits:
-        m.add_child(_element(_ATTRIBUTION, text=json.dumps(html.escape(credits))))
-    Fullscreen(position="topleft").add_to(m)
+        text = json.dumps(credits, ensure_ascii=False).replace("</", "<\\/")
+        m.add_child(_element(_ATTRIBUTION, text=text))
+    m.add_child(_element(_FULLSCREEN, label="全屏" if lang == "zh" else "Full screen"))
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 
 
-def save_map(m: folium.Map, path: str | Path) -> Path:
+def save_map(m: folium.Map, path: str | Path, *, offline: bool = False) -> Path:
     """Write a map to HTML atomically.
 
     Parameters
@@ -579,12 +994,25 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
         The map.
     path : str or Path
         Destination ``.html`` file.
+    offline : bool
+        Inline Leaflet's JavaScript, CSS and images (from the installed
+        ``xstatic-leaflet``) so the page is one file that opens without
+        network. Map tiles are not inlined: build offline maps with basemap
+        ``none``; a tile basemap is kept and draws only when online.
 
     Returns
     -------
     Path
+
+    Raises
+    ------
+    ConfigError
+        Offline, if an asset cannot be inlined (the message names its URL).
     """
     path = Path(path)
+    page = m.get_root().render()
+    if offline:
+        page = inline_assets(page)
     with atomic_path(path) as tmp:
-        m.save(str(tmp))
+        tmp.write_text(page, encoding="utf-8")
     return path

@@ -23,20 +23,31 @@ import geopandas as gpd
 import pandas as pd
 
 from geo import __version__
+from geo.basemaps import basemap as describe_basemap
 from geo.clusters import cluster_areas
 from geo.crs import parse_coord_system
 from geo.density import density_layers
 from geo.distance import plot_function, run_distance_analyses, write_function_table
-from geo.errors import ConfigError
+from geo.errors import ConfigError, InputError
 from geo.export import EXPORT_FORMATS, export_layers, read_layers, write_geopackage, write_tables
 from geo.firms import FirmTable, read_firms
 from geo.hotspots import grid_cluster_statistics
 from geo.indices import ZonalResult, load_scheme, result_tables, zonal_indices
 from geo.industry import load_classification
-from geo.maps import MapRecipe, load_recipe, map_class, save_map, web_map
+from geo.maps import (
+    MapRecipe,
+    choose_basemap,
+    load_recipe,
+    map_class,
+    save_map,
+    web_map,
+    zone_provenance,
+)
 from geo.outputs import atomic_folder, atomic_path
 from geo.qgis import write_layer_styles
 from geo.seed import BASE_SIZE, generate_firms
+from geo.siting import SiteOptions, site_zones
+from geo.static_maps import find_cjk_font, write_static_maps
 from geo.zones import assign_points, load_layer, load_zones, study_area
 
 DEFAULT_SEED = 20261122
@@ -62,7 +73,7 @@ class RunConfig:
         Reader options for CSV, XLSX and multi-layer files.
     seed_n, seed : int
         Size and seed of the synthetic population; ``seed`` also draws the
-        web map's sample when there are too many enterprises to show all.
+        web map's sample of local CLQ points when there are too many to show all.
     zones : dict
         Zone layer name to a bundled layer name, a file or a grid
         specification (``hex:1000``); ``districts`` is required (it defines
@@ -77,6 +88,12 @@ class RunConfig:
         Language of the map, ``zh`` or ``en``.
     recipe : str
         Map recipe name or file.
+    basemap : str or None
+        Basemap of the web map (``osm``, ``cartodb``, ``amap``,
+        ``amap-satellite``, ``tianditu``, ``none``); None: the recipe's, or
+        ``none`` when ``offline``. Tianditu's key comes from ``TIANDITU_TOKEN``.
+    offline : bool
+        Write ``map.html`` with Leaflet inlined, so it opens without network.
     grid : str or None
         Grid zone layer for the indices (``square:2000``, ``hex:1000``,
         ``h3:8``); None for none.
@@ -93,6 +110,17 @@ class RunConfig:
         HDBSCAN's smallest producer-service cluster.
     density_bandwidth : float
         Bandwidth (metres) of the kernel density rasters.
+    site_k : int
+        New producer-service zones to propose (0 skips the siting).
+    site_radius : float
+        Service radius of a new zone (metres).
+    site_method : str
+        Location model: ``mclp`` or ``p-median``.
+    site_cell : float
+        Candidate grid cell size (metres).
+    site_mask : str
+        Where zones may go: ``none``, ``platforms``, ``towns``,
+        ``platforms+towns`` or ``built-up``.
     exports : list of str
         Extra export formats of every layer (``shp``, ``kml``, ``geojson``...),
         written inside the run folder besides ``layers.gpkg``.
@@ -112,6 +140,8 @@ class RunConfig:
     output: Path = Path("geo-out")
     lang: str = "zh"
     recipe: str = "default"
+    basemap: str | None = None
+    offline: bool = False
     grid: str | None = DEFAULT_GRID
     weighting: str = "count"
     groups: str = "fields"
@@ -119,6 +149,11 @@ class RunConfig:
     permutations: int = 999
     min_cluster_size: int = 50
     density_bandwidth: float = 1000.0
+    site_k: int = 5
+    site_radius: float = 3000.0
+    site_method: str = "mclp"
+    site_cell: float = 1000.0
+    site_mask: str = "built-up"
     exports: list[str] = field(default_factory=list)
 
 
@@ -137,10 +172,13 @@ _TOML_KEYS = {
     "zones": None,  # free-form: layer name -> bundled name or file
     "crs": {"analysis": "analysis_crs"},
     "output": {"folder": "output", "lang": "lang", "recipe": "recipe", "exports": "exports"},
+    "map": {"basemap": "basemap", "offline": "offline"},
     "indices": {"grid": "grid", "weighting": "weighting", "groups": "groups"},
     "distance": {"nsim": "distance_nsim"},
     "clusters": {"permutations": "permutations", "min_cluster_size": "min_cluster_size",
                  "density_bandwidth": "density_bandwidth"},
+    "siting": {"k": "site_k", "radius": "site_radius", "method": "site_method",
+               "cell": "site_cell", "mask": "site_mask"},
 }
 _PATH_FIELDS = {"firms", "classification", "output"}
 
@@ -330,12 +368,17 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
             f"the analysis CRS must be projected in metres, got {config.analysis_crs}"
         )
     recipe = load_recipe(config.recipe)
+    # an unknown basemap or a missing Tianditu key fails now, not after the analyses
+    describe_basemap(choose_basemap(config.basemap, config.offline) or recipe.basemap)
     unknown = sorted(set(config.exports) - set(EXPORT_FORMATS))
     if unknown:
         raise ConfigError(f"unknown export format(s) {unknown}: use {', '.join(EXPORT_FORMATS)}")
     if config.weighting not in ("count", "employment"):
         raise ConfigError(f"unknown weighting '{config.weighting}': use count or employment")
     scheme = load_scheme(config.groups)
+    if config.site_k > 0:
+        SiteOptions(k=config.site_k, radius=config.site_radius, method=config.site_method,
+                    cell=config.site_cell, mask=config.site_mask).check()
 
     with step("load zone layers"):
         districts = load_layer(config.zones["districts"])
@@ -409,6 +452,21 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
             min_cluster_size=config.min_cluster_size, analysis_crs=config.analysis_crs,
         )
         ps_clusters["synthetic"] = synthetic
+    siting = None
+    notes: list[str] = []  # things the user should know, kept in the manifest
+    if config.site_k > 0:
+        with step("siting new producer-service zones"):
+            try:
+                siting = site_zones(
+                    firms, zones, SiteOptions(
+                        k=config.site_k, radius=config.site_radius, method=config.site_method,
+                        cell=config.site_cell, mask=config.site_mask, seed=config.seed,
+                    ),
+                    clusters=ps_clusters, analysis_crs=config.analysis_crs,
+                )
+            except (ConfigError, InputError) as exc:
+                # too few firms or candidates for siting must not cost the other outputs
+                notes.append(f"siting skipped: {exc}")
     distance = None
     if config.distance_nsim >= 0:
         with step("distance-based functions and co-location"):
@@ -419,11 +477,19 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
     with atomic_folder(config.output) as folder:
         outputs = _write_outputs(
             folder, config, recipe, zones, firms, table, summary, indices, distance,
-            {"grid_clusters": grid_clusters, "ps_clusters": ps_clusters}, synthetic, step,
+            {"grid_clusters": grid_clusters, "ps_clusters": ps_clusters,
+             **({"site_zones": siting.sites.assign(synthetic=synthetic),
+                 "site_catchments": siting.catchments.assign(synthetic=synthetic),
+                 "site_candidates": siting.candidates.assign(synthetic=synthetic)}
+                if siting else {})},
+            synthetic, step, notes,
         )
         manifest = _manifest(config, table, synthetic, timings, outputs, folder)
         if distance is not None:
             manifest["distance"] = distance["parameters"]
+        if siting is not None:
+            manifest["siting"] = siting.summary
+        manifest["notes"] = notes
         with atomic_path(folder / "manifest.json") as tmp:
             tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return RunResult(folder=Path(config.output).resolve(), manifest=manifest, summary=summary)
@@ -439,16 +505,17 @@ def _write_outputs(
     summary: pd.DataFrame,
     indices: list[ZonalResult],
     distance: dict | None,
-    cluster_layers: dict[str, gpd.GeoDataFrame | None],
+    analysis_layers: dict[str, gpd.GeoDataFrame | None],
     synthetic: bool,
     step: Callable[[str], Any],
+    notes: list[str],
 ) -> list[str]:
     source_note = SYNTHETIC_NOTE_EN if synthetic else f"enterprises: {table.source}"
     outputs = []
     index_layers = {f"{r.parameters['layer']}_indices": r.zones for r in indices}
     if distance is not None:
         index_layers["local_clq"] = distance["local_clq"].assign(synthetic=synthetic)
-    index_layers.update({k: v for k, v in cluster_layers.items() if v is not None})
+    index_layers.update({k: v for k, v in analysis_layers.items() if v is not None})
     with step("kernel density rasters"):
         density_paths, contours = density_layers(
             firms,
@@ -465,11 +532,24 @@ def _write_outputs(
             recipe,
             lang=config.lang,
             synthetic=synthetic,
-            provenance=_provenance(zones),
+            provenance=zone_provenance(zones),
             seed=config.seed,
+            basemap=choose_basemap(config.basemap, config.offline),
         )
-        save_map(m, folder / "map.html")
+        save_map(m, folder / "map.html", offline=config.offline)
         outputs.append("map.html")
+    with step("draw the static maps"):
+        # without a CJK font, Chinese would draw as empty boxes: draw English, say so
+        static_lang = config.lang if config.lang == "en" or find_cjk_font() else "en"
+        if static_lang != config.lang:
+            notes.append("no Chinese (CJK) font found: static maps drawn in English; "
+                         "install fonts-noto-cjk for Chinese")
+        written = write_static_maps(
+            {**zones, **index_layers, "firms": firms}, recipe, folder / "static",
+            lang=static_lang, synthetic=synthetic, provenance=zone_provenance(zones),
+            analysis_crs=config.analysis_crs,
+        )
+        outputs.extend(f"static/{p.name}" for p in written)
     with step("write the GeoPackage"):
         firm_layer = firms  # map_class stays: the QGIS style categorises by it
         meta_common = {"synthetic": str(synthetic).lower(), "generator": f"geo {__version__}"}
@@ -518,13 +598,20 @@ def _write_outputs(
             name = f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}"
             export_layers(read_layers([folder]), folder / name, fmt, force=True)
             outputs.append(name)
-        ps_clusters = cluster_layers.get("ps_clusters")
+        ps_clusters = analysis_layers.get("ps_clusters")
         if ps_clusters is not None:
             with atomic_path(folder / "clusters.csv") as tmp:
                 pd.DataFrame(ps_clusters.drop(columns="geometry")).to_csv(
                     tmp, index=False, encoding="utf-8-sig"
                 )
             outputs.append("clusters.csv")
+        sites = analysis_layers.get("site_zones")
+        if sites is not None:
+            with atomic_path(folder / "sites.csv") as tmp:
+                pd.DataFrame(sites.drop(columns="geometry")).to_csv(
+                    tmp, index=False, encoding="utf-8-sig"
+                )
+            outputs.append("sites.csv")
         if table.write_rejects(folder / "rejects.csv"):
             outputs.append("rejects.csv")
         readme = _readme(config, table, synthetic, source_note)
@@ -585,9 +672,3 @@ def _manifest(
         "outputs": {name: (folder / name).stat().st_size for name in outputs},
     }
 
-
-def _provenance(zones: dict[str, gpd.GeoDataFrame]) -> list[str]:
-    """One attribution entry per zone layer: its distinct sources."""
-    return [
-        f"{name}: {'; '.join(sorted(map(str, z['source'].unique())))}" for name, z in zones.items()
-    ]

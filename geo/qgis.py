@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 
 import geopandas as gpd
 
-from geo.maps import Choropleth, LayerStyle, MapRecipe, _ramp, classify_values
+from geo.maps import Choropleth, LayerStyle, MapRecipe, choropleth_classes
 
 QGIS_VERSION = "3.28.0"
 
@@ -91,17 +91,13 @@ def layer_qml(style: LayerStyle, frame: gpd.GeoDataFrame, recipe: MapRecipe,
         symbols = ET.SubElement(renderer, "symbols")
         _symbol(symbols, "0", kind, style.fill_color, style.color, style.fill_opacity,
                 width=style.weight * 0.25, size=style.radius * 0.6, dash=bool(style.dash))
-    label = None
-    if style.label_field:
-        label = style.label_field.get(lang, next(iter(style.label_field.values())))
-    return _document(renderer, _aliases(frame, recipe, lang), label)
+    return _document(renderer, _aliases(frame, recipe, lang), style.label_column(lang))
 
 
 def choropleth_qml(spec: Choropleth, frame: gpd.GeoDataFrame, recipe: MapRecipe,
                    lang: str = "zh") -> str:
     """QML of a choropleth: categories, or graduated classes with the web map's breaks."""
     kind = "marker" if (frame.geom_type == "Point").all() else "fill"
-    _, labels = classify_values(frame[spec.column], spec, lang)
     if spec.scheme == "categorical":
         renderer = ET.Element("renderer-v2", type="categorizedSymbol", attr=spec.column,
                               symbollevels="0", forceraster="0")
@@ -117,13 +113,14 @@ def choropleth_qml(spec: Choropleth, frame: gpd.GeoDataFrame, recipe: MapRecipe,
                               forceraster="0")
         ranges = ET.SubElement(renderer, "ranges")
         symbols = ET.SubElement(renderer, "symbols")
-        colors = _ramp(spec.colors, len(labels))
-        for k, text in enumerate(labels):
+        # the same zones (min_firms), breaks and colours as the web and static maps
+        drawn = choropleth_classes(frame, spec, lang)
+        for k, (color, text) in enumerate(drawn[1] if drawn else []):
             # the web map's class labels read "lower–upper"
             lower, upper = (float(b) for b in text.split("–"))
             ET.SubElement(ranges, "range", lower=f"{lower:.6g}", upper=f"{upper:.6g}",
                           symbol=str(k), label=text, render="true")
-            _symbol(symbols, str(k), kind, colors[k], "#ffffff", spec.fill_opacity)
+            _symbol(symbols, str(k), kind, color, "#ffffff", spec.fill_opacity)
     return _document(renderer, _aliases(frame, recipe, lang), None)
 
 

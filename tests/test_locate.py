@@ -1,8 +1,10 @@
-"""MCLP and p-median against brute-force optima on small instances."""
+"""MCLP and p-median against brute-force optima and PySAL spopt on small instances."""
 
 import itertools
+import warnings
 
 import numpy as np
+import pulp
 import pytest
 
 from geo.errors import ConfigError
@@ -18,38 +20,114 @@ def instance():
     return demand_xy, demand, candidates
 
 
+def _dist(a, b):
+    return np.hypot(*(a[:, None, :] - b[None]).transpose(2, 0, 1))
+
+
+def _allowed(combo, candidates, spacing=0.0, groups=None):
+    for a, b in itertools.combinations(combo, 2):
+        if np.hypot(*(candidates[a] - candidates[b])) < spacing:
+            return False
+        if groups is not None and groups[a] is not None and groups[a] == groups[b]:
+            return False
+    return True
+
+
 def test_mclp_equals_brute_force(instance):
     demand_xy, demand, candidates = instance
-    dist = np.hypot(*(demand_xy[:, None, :] - candidates[None]).transpose(2, 0, 1))
+    dist = _dist(demand_xy, candidates)
     for k in (1, 2, 3):
         best = max(
             demand[(dist[:, list(c)] <= 2500).any(axis=1)].sum()
             for c in itertools.combinations(range(9), k)
         )
-        chosen, covered = maximal_covering(demand_xy, demand, candidates, k, 2500)
-        assert len(chosen) == k
-        assert covered == pytest.approx(best)
+        solution = maximal_covering(demand_xy, demand, candidates, k, 2500)
+        assert len(solution.chosen) == k
+        assert solution.objective == pytest.approx(best)
+        assert solution.status == "optimal" and solution.gap < 1e-6
+        assert solution.solver.startswith("HiGHS")
 
 
 def test_pmedian_equals_brute_force(instance):
     demand_xy, demand, candidates = instance
-    dist = np.hypot(*(demand_xy[:, None, :] - candidates[None]).transpose(2, 0, 1))
+    dist = _dist(demand_xy, candidates)
     for k in (1, 2, 3):
         best = min(
             (demand * dist[:, list(c)].min(axis=1)).sum()
             for c in itertools.combinations(range(9), k)
         )
-        chosen, total = p_median(demand_xy, demand, candidates, k)
-        assert total == pytest.approx(best, rel=1e-6)
+        assert p_median(demand_xy, demand, candidates, k).objective == pytest.approx(best, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "spacing,groups", [(4000.0, None), (0.0, "abcabcxyz"), (3000.0, "aabbccd  ")]
+)
+def test_constraints_equal_brute_force(instance, spacing, groups):
+    demand_xy, demand, candidates = instance
+    labels = None if groups is None else [None if g == " " else g for g in groups]
+    dist = _dist(demand_xy, candidates)
+    for k in (2, 3):
+        combos = [c for c in itertools.combinations(range(9), k)
+                  if _allowed(c, candidates, spacing, labels)]
+        cover = max(demand[(dist[:, list(c)] <= 2500).any(axis=1)].sum() for c in combos)
+        median = min((demand * dist[:, list(c)].min(axis=1)).sum() for c in combos)
+        mclp = maximal_covering(demand_xy, demand, candidates, k, 2500, min_spacing=spacing,
+                                groups=labels)
+        assert _allowed(tuple(mclp.chosen), candidates, spacing, labels)
+        assert mclp.objective == pytest.approx(cover)
+        pmed = p_median(demand_xy, demand, candidates, k, min_spacing=spacing, groups=labels)
+        assert _allowed(tuple(pmed.chosen), candidates, spacing, labels)
+        assert pmed.objective == pytest.approx(median, rel=1e-6)
+
+
+def test_same_optimum_as_spopt(instance):
+    """PySAL spopt's formulations (solved with CBC) reach the same objective."""
+    from spopt.locate import MCLP, PMedian
+
+    demand_xy, demand, candidates = instance
+    cost = _dist(demand_xy, candidates)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        mclp = MCLP.from_cost_matrix(cost, demand, 2500, 3).solve(pulp.PULP_CBC_CMD(msg=False))
+        pmed = PMedian.from_cost_matrix(cost, demand, 3).solve(pulp.PULP_CBC_CMD(msg=False))
+    spopt_mclp = [j for j, v in enumerate(mclp.fac_vars) if v.value() > 0.5]
+    spopt_pmed = [j for j, v in enumerate(pmed.fac_vars) if v.value() > 0.5]
+    ours = maximal_covering(demand_xy, demand, candidates, 3, 2500)
+    assert ours.objective == pytest.approx(demand[(cost[:, spopt_mclp] <= 2500).any(axis=1)].sum())
+    ours = p_median(demand_xy, demand, candidates, 3)
+    assert ours.objective == pytest.approx((demand * cost[:, spopt_pmed].min(axis=1)).sum())
 
 
 def test_more_zones_never_cover_less(instance):
     demand_xy, demand, candidates = instance
-    covered = [maximal_covering(demand_xy, demand, candidates, k, 2000)[1] for k in (1, 2, 3, 4)]
+    covered = [maximal_covering(demand_xy, demand, candidates, k, 2000).objective
+               for k in (1, 2, 3, 4)]
     assert all(b >= a for a, b in zip(covered, covered[1:], strict=False))
+
+
+def test_deterministic_with_seed(instance):
+    demand_xy, demand, candidates = instance
+    runs = [maximal_covering(demand_xy, demand, candidates, 3, 2000, seed=7).chosen
+            for _ in range(2)]
+    np.testing.assert_array_equal(*runs)
+
+
+def test_duplicate_coverage_sets_merge_exactly():
+    # many demand points in one spot: merged into one row, same optimum as one heavy point
+    demand_xy = np.r_[np.zeros((50, 2)), [[5000.0, 0.0]]]
+    demand = np.r_[np.ones(50), 30.0]
+    candidates = np.array([[0.0, 0.0], [5000.0, 0.0]])
+    solution = maximal_covering(demand_xy, demand, candidates, 1, 100)
+    assert solution.chosen.tolist() == [0] and solution.objective == 50
 
 
 def test_k_out_of_range(instance):
     demand_xy, demand, candidates = instance
     with pytest.raises(ConfigError, match="k must be"):
         maximal_covering(demand_xy, demand, candidates, 0, 1000)
+
+
+def test_infeasible_constraints_say_so(instance):
+    demand_xy, demand, candidates = instance
+    with pytest.raises(ConfigError, match="no set of sites"):
+        maximal_covering(demand_xy, demand, candidates, 3, 1000, groups=["a"] * 9)

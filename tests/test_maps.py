@@ -1,4 +1,4 @@
-"""Web map: recipe styling, synthetic labelling, sampling of large point layers."""
+"""Web map: recipe styling, basemaps and GCJ-02, offline pages, many points, ``geo map``."""
 
 import dataclasses
 import json
@@ -8,9 +8,13 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from typer.testing import CliRunner
 
+from geo.cli import app
+from geo.crs import wgs84_to_gcj02
 from geo.errors import ConfigError
-from geo.maps import load_recipe, web_map
+from geo.export import write_geopackage, write_layer
+from geo.maps import BASEMAPS, load_recipe, save_map, web_map
 
 
 def _firms(n, seed=0):
@@ -32,31 +36,206 @@ def _recipe(max_points):
     return dataclasses.replace(recipe, layers=layers)
 
 
-def _points_in(html_text):
-    return html_text.count('"type": "Point"')
+def _drawn(html_text, kind):
+    """Columns of every compact point ("fields") or hexagon ("n") layer of the page."""
+    layers = [json.loads(d) for d in re.findall(r'var data = (\{"x":.*?\});\n', html_text)]
+    return [layer for layer in layers if kind in layer]
 
 
-def test_large_point_layer_is_sampled_and_says_so():
+def _points(html_text):
+    """Coordinates of every point drawn by the page's compact point layers."""
+    layers = _drawn(html_text, "fields")
+    return (np.array([x for layer in layers for x in layer["x"]]),
+            np.array([y for layer in layers for y in layer["y"]]))
+
+
+def _render(m):
+    return m.get_root().render()
+
+
+def _has(text, words):
+    """Whether ``words`` are in the page, as such or \\u-escaped in a script's JSON."""
+    return words in text or json.dumps(words)[1:-1] in text
+
+
+def test_every_point_is_drawn_up_to_the_threshold():
+    text = _render(web_map({"firms": _firms(400)}, _recipe(400), lang="en"))
+    x, _ = _points(text)
+    assert len(x) == 400
+    assert "hexagons" not in text
+    assert "(100)" in text and "(300)" in text  # layer names count the firms of each class
+
+
+def test_above_the_threshold_firms_are_counted_in_hexagons():
     firms = _firms(400)
-    text = web_map({"firms": firms}, _recipe(100), lang="en").get_root().render()
-    assert _points_in(text) == 100
-    assert "random sample of 100 of 400 shown" in text
-    # layer names count every firm, not only the sample
+    text = _render(web_map({"firms": firms}, _recipe(100), lang="en"))
+    assert len(_points(text)[0]) == 0
+    counts = [n for layer in _drawn(text, "n") for n in layer["n"]]
+    assert sum(counts) == 400 and len(counts) > 10
+    assert "400 firms, more than 100: counted in 1 km hexagons" in text
     assert "(100)" in text and "(300)" in text
+    zh = _render(web_map({"firms": firms}, _recipe(100)))
+    assert "公里六边形汇总显示" in zh
 
 
-def test_sample_is_deterministic_and_unsampled_below_limit():
-    firms = _firms(400)
-    first = web_map({"firms": firms}, _recipe(100), seed=3).get_root().render()
-    again = web_map({"firms": firms}, _recipe(100), seed=3).get_root().render()
-    shown = re.findall(r'"firm_id": "(f\d+)"', first)
-    assert len(shown) == 100
-    assert shown == re.findall(r'"firm_id": "(f\d+)"', again)
-    other = web_map({"firms": firms}, _recipe(100), seed=4).get_root().render()
-    assert shown != re.findall(r'"firm_id": "(f\d+)"', other)
-    full = web_map({"firms": firms}, _recipe(0)).get_root().render()
-    assert _points_in(full) == 400
-    assert "随机显示" not in full
+def test_amap_shifts_every_overlay_to_gcj02_and_says_so():
+    firms = _firms(5)
+    zone = gpd.GeoDataFrame(
+        {"zone_id": ["z"], "name_zh": ["甲"], "name_en": ["A"], "source": ["test"]},
+        geometry=[shapely.box(120.10, 30.20, 120.12, 30.22)], crs="EPSG:4326",
+    )
+    lon, lat = firms.geometry.x.to_numpy(), firms.geometry.y.to_numpy()
+    for basemap, (want_lon, want_lat) in (
+        ("amap", wgs84_to_gcj02(lon, lat)), ("osm", (lon, lat)), ("none", (lon, lat)),
+    ):
+        text = _render(web_map({"districts": zone, "firms": firms}, _recipe(0), basemap=basemap))
+        x, y = _points(text)  # drawn class by class: compare in one order
+        np.testing.assert_allclose(np.sort(x), np.sort(np.round(want_lon, 6)), atol=1e-9)
+        np.testing.assert_allclose(np.sort(y), np.sort(np.round(want_lat, 6)), atol=1e-9)
+        corner = [round(float(v), 5) for v in wgs84_to_gcj02(120.10, 30.20)]
+        assert (str(corner) in text) == (basemap == "amap")
+        assert ("[120.1, 30.2]" in text) == (basemap != "amap")
+        assert _has(text, "坐标已转换为 GCJ-02 以匹配高德底图") == (basemap == "amap")
+
+
+def test_basemaps_tiles_attribution_and_alternative():
+    firms = {"firms": _firms(5)}
+    expected = {
+        "osm": ("tile.openstreetmap.org", "OpenStreetMap"),
+        "cartodb": ("basemaps.cartocdn.com", "CARTO"),
+        "amap": ("webrd0{s}.is.autonavi.com", "高德地图"),
+        "amap-satellite": ("webst0{s}.is.autonavi.com", "高德地图"),
+    }
+    for name, (host, credit) in expected.items():
+        text = _render(web_map(firms, _recipe(0), basemap=name))
+        assert host in text and _has(text, credit)
+    osm = _render(web_map(firms, _recipe(0), basemap="openstreetmap"))  # old recipe name
+    assert "basemaps.cartocdn.com" in osm  # the switchable second basemap, same datum
+    assert "autonavi" not in osm
+    amap = _render(web_map(firms, _recipe(0), basemap="amap"))
+    assert "openstreetmap.org/{z}" not in amap and "cartocdn" not in amap
+    none = _render(web_map(firms, _recipe(0), basemap="none"))
+    assert "tileLayer" not in none
+    assert set(BASEMAPS) == {"osm", "cartodb", "amap", "amap-satellite", "tianditu", "none"}
+    with pytest.raises(ConfigError, match="unknown basemap"):
+        web_map(firms, _recipe(0), basemap="google")
+
+
+def test_tianditu_needs_a_token(monkeypatch):
+    firms = {"firms": _firms(5)}
+    monkeypatch.delenv("TIANDITU_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="TIANDITU_TOKEN"):
+        web_map(firms, _recipe(0), basemap="tianditu")
+    text = _render(web_map(firms, _recipe(0), basemap="tianditu", tianditu_token="KEY1"))
+    assert "vec_w/wmts" in text and "cva_w/wmts" in text and "tk=KEY1" in text
+    monkeypatch.setenv("TIANDITU_TOKEN", "KEY2")
+    assert "tk=KEY2" in _render(web_map(firms, _recipe(0), basemap="tianditu"))
+
+
+def test_offline_page_loads_nothing_from_the_web(tmp_path):
+    m = web_map({"firms": _firms(50)}, _recipe(0), basemap="none")
+    path = save_map(m, tmp_path / "map.html", offline=True)
+    text = path.read_text(encoding="utf-8")
+    tags = re.findall(r"<(?:script|link|img)\b[^>]*>", text, flags=re.IGNORECASE)
+    assert not [tag for tag in tags if re.search(r"(src|href)=[\"']?(https?:)?//", tag)]
+    assert not re.search(r"url\(\s*[\"']?(https?:)?//", text)
+    for cdn in ("cdn.jsdelivr.net", "cdnjs.cloudflare.com", "code.jquery.com", "netdna"):
+        assert cdn not in text
+    assert "Leaflet 1.9" in text  # Leaflet's own code is in the page
+    assert "data:image/png;base64" in text  # and its CSS images
+    online = save_map(m, tmp_path / "online.html").read_text(encoding="utf-8")
+    assert '<script src="https://cdn.jsdelivr.net/npm/leaflet@' in online
+
+
+def test_offline_fails_loudly_on_an_asset_it_cannot_inline(tmp_path):
+    from folium.plugins import MarkerCluster
+
+    m = web_map({"firms": _firms(5)}, _recipe(0), basemap="none")
+    MarkerCluster().add_to(m)
+    with pytest.raises(ConfigError, match="leaflet.markercluster"):
+        save_map(m, tmp_path / "map.html", offline=True)
+    assert not (tmp_path / "map.html").exists()
+
+
+def _run_folder(folder, firms):
+    """A run folder as geo run writes it: layers.gpkg and manifest.json."""
+    districts = gpd.GeoDataFrame(
+        {"zone_id": ["a"], "name_zh": ["甲区"], "name_en": ["Jia"], "source": ["test src"]},
+        geometry=[shapely.box(120.0, 30.1, 120.3, 30.4)], crs="EPSG:4326",
+    )
+    folder.mkdir()
+    write_geopackage({"districts": districts, "firms": firms}, folder / "layers.gpkg")
+    manifest = {"synthetic": True, "parameters": {"seed": 7}}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
+def test_geo_map_from_a_run_folder_and_from_files(tmp_path):
+    firms = _firms(30).assign(name="企业", employees=3)
+    run = _run_folder(tmp_path / "run", firms)
+    runner = CliRunner()
+    out = tmp_path / "map.html"
+    result = runner.invoke(app, ["map", str(run), "--out", str(out), "--offline"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "（合成数据）" in text and "test src" in text and "Leaflet 1.9" in text
+    assert len(_points(text)[0]) == 30
+    result = runner.invoke(app, ["map", str(run), "--out", str(out), "--lang", "en",
+                                 "--basemap", "amap"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "(synthetic data)" in text and "Districts" in text and "shifted to GCJ-02" in text
+    # loose files, named by their stem; not synthetic
+    write_layer(firms.drop(columns="map_class").assign(
+        group="manufacturing", field="", high_tech=False), tmp_path / "firms.geojson")
+    result = runner.invoke(app, ["map", str(tmp_path / "firms.geojson"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert not _has(text, "合成数据") and _has(text, "其他制造业 (30)")
+    bad = runner.invoke(app, ["map", str(run), "--basemap", "tianditu", "--out", str(out)],
+                        env={"TIANDITU_TOKEN": ""})
+    assert bad.exit_code == 2 and "TIANDITU_TOKEN" in bad.output
+    static = runner.invoke(app, ["map", str(run), "--static", "--offline"])
+    assert static.exit_code == 2 and "web map options" in static.output
+
+
+def test_geo_map_static_hands_the_layers_to_the_static_maps(tmp_path, monkeypatch):
+    import geo.static_maps
+
+    calls = []
+
+    def fake(layers, recipe, folder, *, lang, synthetic, provenance):
+        calls.append((sorted(layers), folder, lang, synthetic, provenance))
+        return [folder / "map.png"]
+
+    monkeypatch.setattr(geo.static_maps, "write_static_maps", fake)
+    run = _run_folder(tmp_path / "run", _firms(10))
+    result = CliRunner().invoke(app, ["map", str(run), "--static", "--lang", "en",
+                                      "--out", str(tmp_path / "figures")])
+    assert result.exit_code == 0, result.output
+    assert calls == [(["districts", "firms"], tmp_path / "figures", "en", True,
+                      ["districts: test src"])]
+
+
+@pytest.mark.slow
+def test_geo_map_redraws_a_real_run(tmp_path):
+    from geo.pipeline import RunConfig, run
+
+    result = run(RunConfig(seed_n=2_000, output=tmp_path / "run", distance_nsim=-1,
+                           permutations=99, basemap="amap"))
+    assert result.manifest["parameters"]["basemap"] == "amap"
+    run_map = (result.folder / "map.html").read_text(encoding="utf-8")
+    assert "坐标已转换为 GCJ-02" in run_map
+    out = tmp_path / "en.html"
+    proc = CliRunner().invoke(app, ["map", str(result.folder), "--lang", "en", "--offline",
+                                    "--out", str(out)])
+    assert proc.exit_code == 0, proc.output
+    text = out.read_text(encoding="utf-8")
+    assert len(_points(text)[0]) == 2_000
+    for title in ("Districts", "Characteristic towns and parks", "Producer-service clusters",
+                  "Manufacturing location quotient (grid)", "hot and cold spots"):
+        assert title in text, title
+    assert "shifted to GCJ-02" not in text  # offline without --basemap: no tiles, no shift
 
 
 def test_synthetic_flag_reaches_title_legend_and_attribution():
@@ -98,7 +277,6 @@ def test_choropleth_classes_bins_and_min_firms():
     )
     recipe = dataclasses.replace(_recipe(0), choropleths=(spec,))
     text = web_map({"zones": zones, "firms": _firms(5)}, recipe, lang="zh").get_root().render()
-    has = lambda t: t in text or json.dumps(t)[1:-1] in text  # noqa: E731  (JSON escapes)
-    assert not has("乙")  # 2 firms: below min_firms, not drawn
-    assert has("甲") and has("丙")
+    assert not _has(text, "乙")  # 2 firms: below min_firms, not drawn
+    assert _has(text, "甲") and _has(text, "丙")
     assert "仅显示企业数 ≥ 5 的区域" in text

@@ -40,6 +40,25 @@ def test_run_writes_every_output(default_run):
     assert info["crs"] == "EPSG:4326"
 
 
+def test_run_proposes_zones_and_draws_static_maps(default_run):
+    result, steps = default_run
+    folder = result.folder
+    assert "siting new producer-service zones" in steps
+    sites = pd.read_csv(folder / "sites.csv", encoding="utf-8-sig")
+    assert sites["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert sites["reason_zh"].str.contains("未满足需求").all() and sites["synthetic"].all()
+    layers = {name for name, _ in pyogrio.list_layers(folder / "layers.gpkg")}
+    assert {"site_zones", "site_catchments", "site_candidates"} <= layers
+    siting = result.manifest["siting"]
+    assert siting["options"]["k"] == 5 and siting["options"]["radius"] == 3000
+    assert siting["share_covered_after"] >= siting["share_covered_before"]
+    text = (folder / "map.html").read_text(encoding="utf-8")
+    assert "拟建生产性服务业集聚区" in text or json.dumps("拟建生产性服务业集聚区")[1:-1] in text
+    for name in ("map_clusters", "map_coagglomeration"):
+        assert (folder / "static" / f"{name}.png").stat().st_size > 10_000
+        assert (folder / "static" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
+
+
 def test_summary_counts_add_up(default_run):
     result, _ = default_run
     summary = pd.read_csv(result.folder / "summary_district_group.csv", encoding="utf-8-sig",
@@ -97,16 +116,21 @@ def test_run_on_user_file_with_bad_rows(tmp_path, default_run):
     rejects = pd.read_csv(tmp_path / "out" / "rejects.csv", encoding="utf-8-sig")
     assert sorted(rejects["source_row"]) == [4, 6]
     assert "合成数据" not in (tmp_path / "out" / "map.html").read_text(encoding="utf-8")
+    # 198 firms leave no built-up candidates: the run says so and writes everything else
+    assert any(n.startswith("siting skipped") for n in out.manifest["notes"])
+    assert not (tmp_path / "out" / "sites.csv").exists()
 
 
 def test_load_config_resolves_paths_and_rejects_unknown_keys(tmp_path):
     config = tmp_path / "run.toml"
     config.write_text(
         '[inputs]\nfirms = "data/f.csv"\ncoords = "gcj02"\n'
-        '[zones]\nmy_parks = "parks.gpkg"\n[output]\nfolder = "out"\nlang = "en"\n',
+        '[zones]\nmy_parks = "parks.gpkg"\n[output]\nfolder = "out"\nlang = "en"\n'
+        '[map]\nbasemap = "amap"\noffline = true\n',
         encoding="utf-8",
     )
     cfg = load_config(config)
+    assert cfg.basemap == "amap" and cfg.offline is True
     assert cfg.firms == tmp_path / "data" / "f.csv"
     assert cfg.output == tmp_path / "out"
     assert cfg.zones["my_parks"] == str(tmp_path / "parks.gpkg")
@@ -210,7 +234,7 @@ def test_run_writes_indices_for_every_layer_and_grid(default_run):
         grid.columns
     )
     text = (result.folder / "map.html").read_text(encoding="utf-8")
-    assert "geo-choro-legend" in text
+    assert "geo-legend-entry" in text
     assert "制造业区位熵（网格）" in text or json.dumps("制造业区位熵（网格）")[1:-1] in text
 
 

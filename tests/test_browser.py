@@ -1,0 +1,394 @@
+"""The web map in a real headless browser (Chromium driven by Selenium).
+
+The other map tests read the HTML folium writes; these open it in Chromium with
+the network switched off and ask Leaflet what it actually drew: whether an
+offline map works with no network at all, where a known firm lands on an OSM
+and on an Amap (GCJ-02) basemap, and whether the layer control works.
+
+Chromium and chromedriver come from the system (Debian: ``apt-get install
+chromium chromium-driver``; ``.ci/run`` installs them). Without them, or
+without the ``selenium`` package, the module is skipped.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+
+from geo.crs import transform_geometries, wgs84_to_gcj02
+from geo.maps import load_recipe, save_map, web_map
+from geo.zones import load_layer
+
+pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+WIDTH, HEIGHT = 1280, 900
+GEOD = Geod(ellps="WGS84")
+# A firm away from all the others, in central Hangzhou (WGS84).
+KNOWN_ID = "known"
+KNOWN_LON, KNOWN_LAT = 120.1700, 30.2800
+KNOWN_CLASS = "manufacturing_high_tech"  # drawn #b71c1c (red)
+TOWN = "梦想小镇"  # a small polygon whose displayed position is checked
+
+
+def _find(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        found = shutil.which(name) if "/" not in name else (name if Path(name).is_file() else None)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def driver():
+    """One headless Chromium for the module, with every http(s) request blocked."""
+    chromium = _find(("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"))
+    chromedriver = _find(("/usr/bin/chromedriver", "chromedriver"))
+    if chromium is None or chromedriver is None:
+        pytest.skip(
+            "browser tests need Chromium and chromedriver "
+            "(Debian: apt-get install chromium chromium-driver)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--window-size={WIDTH},{HEIGHT}",
+        "--force-device-scale-factor=1",
+        "--allow-file-access-from-files",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    browser = webdriver.Chrome(options=options, service=Service(chromedriver))
+    try:
+        browser.set_page_load_timeout(60)
+        # Network off: tiles and CDN files cannot load, and every attempt is
+        # still logged (Network.requestWillBeSent) so tests can see it.
+        browser.execute_cdp_cmd("Network.enable", {})
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*"]})
+        browser.execute_cdp_cmd(
+            "Network.emulateNetworkConditions",
+            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
+        yield browser
+    finally:
+        browser.quit()
+
+
+def _firms(n: int = 300, seed: int = 0) -> gpd.GeoDataFrame:
+    """``n`` firms spread over urban Hangzhou plus the known one, alone in its area."""
+    rng = np.random.default_rng(seed)
+    lon = 120.00 + rng.random(n * 2) * 0.40
+    lat = 30.10 + rng.random(n * 2) * 0.35
+    away = np.hypot(lon - KNOWN_LON, lat - KNOWN_LAT) > 0.02
+    lon, lat = lon[away][:n], lat[away][:n]
+    keys = [c.key for c in load_recipe("default").layer("firms").categories]
+    classes = np.array(keys)[np.arange(n) % len(keys)]
+    return gpd.GeoDataFrame(
+        {
+            "firm_id": [KNOWN_ID, *(f"f{i}" for i in range(n))],
+            "name": ["已知企业", *(f"企业{i}" for i in range(n))],
+            "employees": [120, *rng.integers(1, 500, n).tolist()],
+            "map_class": [KNOWN_CLASS, *classes],
+        },
+        geometry=shapely.points([KNOWN_LON, *lon], [KNOWN_LAT, *lat]),
+        crs="EPSG:4326",
+    )
+
+
+@pytest.fixture(scope="module")
+def layers():
+    zones = {name: load_layer(name) for name in ("districts", "platforms", "towns")}
+    return {**zones, "firms": _firms()}
+
+
+@pytest.fixture(scope="module")
+def pages(layers, tmp_path_factory):
+    """Build maps on demand: ``pages(lang=..., basemap=..., offline=...) -> Path``."""
+    folder = tmp_path_factory.mktemp("web_maps")
+    recipe = load_recipe("default")
+    built: dict[tuple, Path] = {}
+
+    def build(*, lang: str = "zh", basemap: str = "none", offline: bool = True) -> Path:
+        key = (lang, basemap, offline)
+        if key not in built:
+            m = web_map(layers, recipe, lang=lang, basemap=basemap)
+            path = folder / f"map_{lang}_{basemap}_{'offline' if offline else 'online'}.html"
+            built[key] = save_map(m, path, offline=offline)
+        return built[key]
+
+    return build
+
+
+# JavaScript run in the page. MAP finds folium's map object (``var map_<hash>``).
+_MAP = """
+const MAP = (typeof L === 'undefined') ? undefined : window[Object.keys(window).find(
+    k => /^map_[0-9a-f]+$/.test(k) && window[k] instanceof L.Map)];
+"""
+_READY = _MAP + "return MAP !== undefined && MAP._loaded === true;"
+_FEATURES = _MAP + "let n = 0; MAP.eachLayer(l => { if (l.feature) n++; }); return n;"
+# How much is drawn: painted pixels of Leaflet's canvas plus SVG paths (either renderer).
+_DRAWN = """
+let painted = 0;
+for (const c of document.querySelectorAll('.leaflet-overlay-pane canvas')) {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) painted++;
+}
+const paths = document.querySelectorAll('.leaflet-overlay-pane svg path').length;
+return {painted: painted, paths: paths, total: painted + paths};
+"""
+_FIND = _MAP + """
+const [key, value] = [arguments[0], arguments[1]];
+let hit = null;
+MAP.eachLayer(l => { if (l.feature && l.feature.properties[key] === value) hit = l; });
+if (hit === null) return null;
+if (hit.getLatLng) {
+    const ll = hit.getLatLng();
+    return {lat: ll.lat, lng: ll.lng, canvas: hit._renderer instanceof L.Canvas};
+}
+const b = hit.getBounds();
+return {south: b.getSouth(), west: b.getWest(), north: b.getNorth(), east: b.getEast()};
+"""
+
+
+def _open(driver, path: Path) -> None:
+    """Load ``path`` from a file:// URL and wait for Leaflet's map."""
+    driver.get_log("browser")  # drain the logs of earlier pages
+    driver.get_log("performance")
+    driver.get(path.as_uri())
+    try:
+        WebDriverWait(driver, 10).until(lambda d: d.execute_script(_READY))
+    except TimeoutException:
+        leaflet = driver.execute_script("return typeof L")
+        pytest.fail(f"no Leaflet map in {path.name} after 10 s (typeof L: {leaflet})")
+    _wait_drawn(driver)
+
+
+def _wait_drawn(driver, timeout: float = 10) -> dict:
+    """Wait until Leaflet has drawn and the drawing stopped changing; return _DRAWN."""
+    last: list[dict | None] = [None]
+
+    def settled(d):
+        now = d.execute_script(_DRAWN)
+        done = now["total"] > 0 and now == last[0]
+        last[0] = now
+        return now if done else False
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(settled)
+    except TimeoutException:
+        return driver.execute_script(_DRAWN)
+
+
+def _requests(driver) -> list[dict]:
+    """Requests the page tried to send since the last call (from the performance log)."""
+    out = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            params = message["params"]
+            out.append({"url": params["request"]["url"], "type": params.get("type", "")})
+    return out
+
+
+def _web(requests: list[dict]) -> list[dict]:
+    return [r for r in requests if r["url"].startswith(("http://", "https://"))]
+
+
+def _severe(entries: list[dict]) -> list[str]:
+    return [e["message"] for e in entries if e["level"] == "SEVERE"]
+
+
+def _control_text(driver) -> str:
+    return driver.find_element("css selector", ".leaflet-control-layers").text
+
+
+def _metres(lon1, lat1, lon2, lat2) -> float:
+    return float(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+
+
+def _overlay_names(layers, lang: str) -> list[str]:
+    """Overlay names the control must list: zone layer titles and firm classes with counts."""
+    recipe = load_recipe("default")
+    names = [recipe.layer(n).title(lang) for n in ("districts", "platforms", "towns")]
+    counts = layers["firms"]["map_class"].value_counts()
+    names += [
+        f"{c.label(lang)} ({counts[c.key]})"
+        for c in recipe.layer("firms").categories
+        if c.key in counts
+    ]
+    return names
+
+
+def test_offline_map_works_with_the_network_off(driver, pages, layers, tmp_path):
+    _open(driver, pages(basemap="none", offline=True))
+    requests = _requests(driver)
+    assert _web(requests) == [], f"offline map reached for the network: {_web(requests)[:5]}"
+    assert not driver.execute_script(
+        "return document.querySelectorAll('script[src^=\"http\"], link[href^=\"http\"]').length"
+    )
+    assert _severe(driver.get_log("browser")) == []
+    assert driver.execute_script('return typeof L !== "undefined"')
+
+    control = _control_text(driver)
+    for name in _overlay_names(layers, "zh"):
+        assert name in control, f"layer control lacks {name!r}: {control!r}"
+    legend = driver.find_element("css selector", ".geo-legend")
+    assert legend.is_displayed()
+    assert "企业" in legend.text and "高技术制造业" in legend.text
+
+    # Every feature is a Leaflet layer on the map, and they are actually drawn.
+    n_features = sum(len(layers[n]) for n in ("districts", "platforms", "towns", "firms"))
+    assert driver.execute_script(_FEATURES) == n_features
+    drawn = driver.execute_script(_DRAWN)
+    assert drawn["total"] > 10_000, drawn  # a few pixels would be a blank map
+    district_labels = driver.find_elements("css selector", ".geo-label")
+    assert len(district_labels) == len(layers["districts"]) + len(layers["towns"])
+
+    png = driver.get_screenshot_as_png()
+    shot = tmp_path / "offline_map.png"
+    shot.write_bytes(png)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert image.size == (WIDTH, driver.execute_script("return window.innerHeight"))
+    assert len(image.getcolors(maxcolors=1 << 20)) > 50  # not a blank page
+
+
+def test_online_map_needs_the_network_and_the_check_sees_it(driver, pages):
+    """The check above can fail: a non-offline map asks a CDN for its scripts."""
+    online = pages(basemap="none", offline=False)
+    driver.get_log("performance")
+    driver.get(online.as_uri())
+    scripts = [r for r in _web(_requests(driver)) if r["type"] in ("Script", "Stylesheet")]
+    assert scripts, "a non-offline map should load Leaflet from the web"
+
+
+@pytest.mark.parametrize("basemap", ["osm", "amap"])
+def test_known_firm_is_drawn_where_the_basemap_expects_it(driver, pages, layers, basemap):
+    # JavaScript and CSS are inlined so Leaflet runs with the network off; the
+    # basemap's tiles cannot load, which does not matter for positions.
+    _open(driver, pages(basemap=basemap, offline=True))
+    tiles = [r["url"] for r in _web(_requests(driver)) if r["type"] == "Image"]
+    hosts = {"osm": ("openstreetmap.org",), "amap": ("autonavi.com", "amap.com")}[basemap]
+    assert tiles and all(any(h in url for h in hosts) for url in tiles), tiles[:3]
+    errors = [e for e in driver.get_log("browser")
+              if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
+    assert errors == []
+
+    firm = driver.execute_script(_FIND, "firm_id", KNOWN_ID)
+    assert firm is not None, "the known firm is not on the map"
+    if basemap == "amap":
+        want_lon, want_lat = (float(v) for v in wgs84_to_gcj02(KNOWN_LON, KNOWN_LAT))
+        assert 300 < _metres(firm["lng"], firm["lat"], KNOWN_LON, KNOWN_LAT) < 700
+    else:
+        want_lon, want_lat = KNOWN_LON, KNOWN_LAT
+    assert _metres(firm["lng"], firm["lat"], want_lon, want_lat) < 1.0
+
+    # Polygons move with the points: a small town's displayed bounds.
+    towns = layers["towns"]
+    source = towns.loc[towns["name_zh"] == TOWN, "geometry"].to_numpy()
+    if basemap == "amap":
+        source = transform_geometries(source, wgs84_to_gcj02)
+    west, south, east, north = shapely.bounds(source[0])
+    shown = driver.execute_script(_FIND, "name_zh", TOWN)
+    assert shown is not None and "south" in shown, f"town {TOWN} is not on the map"
+    assert _metres(shown["west"], shown["south"], west, south) < 3.0
+    assert _metres(shown["east"], shown["north"], east, north) < 3.0
+
+    # Zoom onto the firm: the marker is drawn (red) at its container point, and
+    # on Amap the true WGS84 position is hundreds of pixels away from it.
+    position = driver.execute_script(
+        _MAP
+        + """
+        const ll = L.latLng(arguments[0], arguments[1]);
+        MAP.setView(ll, 16, {animate: false});
+        const p = MAP.latLngToContainerPoint(ll);
+        const t = MAP.latLngToContainerPoint(L.latLng(arguments[2], arguments[3]));
+        const r = MAP.getContainer().getBoundingClientRect();
+        return {x: p.x + r.left, y: p.y + r.top, tx: t.x + r.left, ty: t.y + r.top,
+                m_per_px: 40075016.686 * Math.cos(ll.lat * Math.PI / 180) / 256 / 2 ** 16};
+        """,
+        firm["lat"], firm["lng"], KNOWN_LAT, KNOWN_LON,
+    )
+    _wait_drawn(driver)
+    offset = float(np.hypot(position["x"] - position["tx"], position["y"] - position["ty"]))
+    shift = _metres(firm["lng"], firm["lat"], KNOWN_LON, KNOWN_LAT)
+    assert offset == pytest.approx(shift / position["m_per_px"], abs=1.0)
+    if basemap == "osm":
+        assert offset < 1.0
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
+    red, green, blue = image.getpixel((round(position["x"]), round(position["y"])))
+    assert red > 140 and red - green > 60 and red - blue > 60, (red, green, blue)
+    if basemap == "amap":
+        red, green, blue = image.getpixel((round(position["tx"]), round(position["ty"])))
+        assert not (red - green > 60 and red - blue > 60), "a marker at the WGS84 position"
+
+
+def _toggle(driver, name: str) -> None:
+    for label in driver.find_elements("css selector", ".leaflet-control-layers-overlays label"):
+        if name in label.text:
+            label.find_element("css selector", "input").click()
+            return
+    pytest.fail(f"no overlay {name!r} in the layer control")
+
+
+def test_unchecking_an_overlay_removes_its_features(driver, pages, layers):
+    _open(driver, pages(basemap="none", offline=True))
+    before = driver.execute_script(_FEATURES)
+    drawn_before = driver.execute_script(_DRAWN)["total"]
+    labels_before = len(driver.find_elements("css selector", ".geo-label"))
+
+    _toggle(driver, "区县")
+    assert driver.execute_script(_FEATURES) == before - len(layers["districts"])
+    assert len(driver.find_elements("css selector", ".geo-label")) == (
+        labels_before - len(layers["districts"])
+    )
+    assert _wait_drawn(driver)["total"] < drawn_before
+    legend = driver.find_element("css selector", ".geo-legend")
+    assert "区县" not in legend.text and "重点平台" in legend.text  # entries follow the layers
+
+    n_high_tech = int((layers["firms"]["map_class"] == KNOWN_CLASS).sum())
+    _toggle(driver, "高技术制造业")
+    assert driver.execute_script(_FEATURES) == before - len(layers["districts"]) - n_high_tech
+    assert driver.execute_script(_FIND, "firm_id", KNOWN_ID) is None
+
+    _toggle(driver, "区县")  # checked again: back
+    _toggle(driver, "高技术制造业")
+    assert driver.execute_script(_FEATURES) == before
+    assert "区县" in driver.find_element("css selector", ".geo-legend").text
+    assert _wait_drawn(driver)["total"] == pytest.approx(drawn_before, rel=0.01)
+
+
+def test_english_map_names_its_layers_in_english(driver, pages, layers):
+    _open(driver, pages(lang="en", basemap="none", offline=True))
+    control = _control_text(driver)
+    for name in _overlay_names(layers, "en"):
+        assert name in control, f"layer control lacks {name!r}: {control!r}"
+    for name in _overlay_names(layers, "zh"):
+        assert name.split(" (")[0] not in control
+    legend = driver.find_element("css selector", ".geo-legend").text
+    assert "Enterprises" in legend and "High-tech manufacturing" in legend
+    assert _severe(driver.get_log("browser")) == []
+
