@@ -50,7 +50,8 @@ def main() -> None:
     print(f"cluster areas (HDBSCAN, no stability re-runs): {cluster_seconds:.1f} s")
     print(f"siting: {seconds:.1f} s in all, of which model build + solve "
           f"{s['solve_seconds']:.1f} s")
-    print(f"solver {s['solver']}: {s['status']}, gap {s['gap']:.4%}; unmet demand covered "
+    gap = "no bound proven" if s["gap"] is None else f"gap {s['gap']:.4%}"
+    print(f"solver {s['solver']}: {s['status']}, {gap}; unmet demand covered "
           f"{s['unmet_covered_by_new_zones']:,.0f} of {s['unmet_before']:,.0f}")
     print(f"peak memory {peak:,.0f} MB")
 

@@ -907,6 +907,8 @@ def site(
     area = study_area(zones["districts"])
     mask_layer = None
     if mask not in MASKS:
+        if not Path(mask).is_file():
+            raise ConfigError(f"unknown mask '{mask}': use {', '.join(MASKS)} or a polygon file")
         mask_layer = load_layer(Path(mask), coords=coords)
     options = SiteOptions(
         k=k, radius=radius, method=method, cell=cell,
@@ -956,7 +958,9 @@ def site(
         "access_after": "{:.0%}".format}), soft_wrap=True)
     echo.print(
         f"{s['n_eligible']:,} of {s['n_candidates']:,} candidates eligible; "
-        f"{s['solver']}: {s['status']}, gap {s['gap']:.2%}, {s['solve_seconds']:.1f} s"
+        f"{s['solver']}: {s['status']}, "
+        + (f"gap {s['gap']:.2%}" if s["gap"] is not None else "no bound proven")
+        + f", {s['solve_seconds']:.1f} s"
     )
     echo.print(
         f"manufacturing demand within {radius:g} m of a producer-service cluster: "

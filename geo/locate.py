@@ -72,18 +72,21 @@ def _conflicts(
     """Return the sets of candidates of which at most one may be chosen."""
     sets: list[np.ndarray] = []
     if min_spacing > 0:
-        # Sites in one square of side spacing/sqrt(2) are pairwise too close: one
-        # row per square (a clique) tightens the LP bound far more than pair rows,
-        # which are kept only for close pairs in different squares.
-        side = min_spacing / np.sqrt(2)
-        cell = np.floor(candidate_xy / side).astype(np.int64)
-        _, square = np.unique(cell, axis=0, return_inverse=True)
-        square = square.ravel()
-        order = np.argsort(square, kind="stable")
-        bounds = np.flatnonzero(np.diff(square[order])) + 1
-        sets.extend(g for g in np.split(order, bounds) if len(g) > 1)
-        pairs = cKDTree(candidate_xy).query_pairs(min_spacing * (1 - 1e-12), output_type="ndarray")
-        sets.extend(pairs[square[pairs[:, 0]] != square[pairs[:, 1]]])
+        # Sites within spacing/2 of one candidate are pairwise too close, so each such
+        # disk is a clique: one row "at most one of these" tightens the LP bound far
+        # more than its pair rows. A close pair needs its own row only when no
+        # candidate lies near enough its midpoint to hold both in one disk.
+        limit = min_spacing * (1 - 1e-9)
+        tree = cKDTree(candidate_xy)
+        disks = {tuple(sorted(d)) for d in tree.query_ball_point(candidate_xy, limit / 2)
+                 if len(d) > 1}
+        sets.extend(np.array(d) for d in sorted(disks))
+        pairs = tree.query_pairs(limit, output_type="ndarray")
+        if len(pairs):
+            a, b = candidate_xy[pairs[:, 0]], candidate_xy[pairs[:, 1]]
+            nearest, _ = tree.query((a + b) / 2)
+            held = nearest < (limit - np.hypot(*(a - b).T)) / 2
+            sets.extend(pairs[~held])
     if groups is not None:
         labels = np.asarray(groups, dtype=object)
         named = np.flatnonzero(np.array([g is not None and g == g and g != "" for g in labels]))

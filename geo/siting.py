@@ -251,14 +251,22 @@ def _reasons(row: pd.Series, unit: str, radius_km: float, field_text: tuple[str,
     unit_zh = "家企业" if unit == "count" else "名从业人员"
     unit_en = "firms" if unit == "count" else "employees"
     access = row["access_before"]
-    access_zh = "无" if access == 0 else f"为全市平均水平的 {access:.0%}"
-    access_en = "none" if access == 0 else f"{access:.0%} of the city average"
+    if not np.isfinite(access):  # no manufacturing in reach
+        access_zh, access_en = "无从计算（范围内无制造业）", "undefined (no manufacturing in reach)"
+    elif access == 0:
+        access_zh, access_en = "为零", "none"
+    else:
+        access_zh, access_en = f"为全市平均水平的 {access:.0%}", f"{access:.0%} of the city average"
+    after = row["access_after"]
+    after_zh = f"，可达性提升至全市平均的 {after:.0%}" if np.isfinite(after) else ""
+    after_en = f" and lifts accessibility to {after:.0%} of the city average" if np.isfinite(
+        after) else ""
     coagg = "" if np.isnan(row["coagg_quality"]) else f"{row['coagg_quality']:.2f}"
     zh = (
         f"{where_zh or '研究区'}：{radius_km:g} km 范围内制造业需求 {row['demand']:,.0f}"
         f"（{unit_zh}），{field_text[0]}可达性{access_zh}，"
         f"未满足需求 {row['unmet_demand']:,.0f}；本区新增覆盖未满足需求 "
-        f"{row['unmet_covered']:,.0f}，可达性提升至全市平均的 {row['access_after']:.0%}。"
+        f"{row['unmet_covered']:,.0f}{after_zh}。"
         f"周边生产性服务业区位熵 {row['lq_producer_services']:.2f}"
         + (f"，两业协同集聚质量 {coagg}" if coagg else "") + "。"
     )
@@ -266,8 +274,7 @@ def _reasons(row: pd.Series, unit: str, radius_km: float, field_text: tuple[str,
         f"{where_en or 'Study area'}: manufacturing demand of {row['demand']:,.0f} {unit_en} "
         f"within {radius_km:g} km, {field_text[1]} accessibility {access_en}, unmet demand "
         f"{row['unmet_demand']:,.0f}; this zone newly covers {row['unmet_covered']:,.0f} of "
-        f"unmet demand and lifts accessibility to {row['access_after']:.0%} of the city "
-        f"average. Producer-service LQ nearby {row['lq_producer_services']:.2f}"
+        f"unmet demand{after_en}. Producer-service LQ nearby {row['lq_producer_services']:.2f}"
         + (f", co-agglomeration quality {coagg}" if coagg else "") + "."
     )
     return zh, en
@@ -369,8 +376,7 @@ def site_zones(
         )
 
     # scores of every candidate within the radius
-    all_firms = weight
-    columns = np.c_[demand, supply, all_firms, np.where(manufacturing, weight, 0.0),
+    columns = np.c_[demand, supply, weight, np.where(manufacturing, weight, 0.0),
                     np.where(services, weight, 0.0)]
     sums = _sums_within(site_xy, xy, options.radius, columns)
     unmet_sum = _sums_within(site_xy, xy[d_idx], options.radius,
@@ -414,9 +420,10 @@ def site_zones(
     # accessibility after: each new zone adds supply at its site
     zone_supply = options.zone_supply
     if zone_supply is None:
-        zone_supply = _median_cluster_supply(strong, xy, supply, crs) or float(
-            np.median(frame["supply"][frame["supply"] > 0]) if (frame["supply"] > 0).any()
-            else supply.sum() / max(1, options.k))
+        zone_supply = _median_cluster_supply(strong, xy, supply, crs)
+    if zone_supply is None:  # no strong cluster: what a typical supplied candidate reaches
+        reached = frame["supply"][frame["supply"] > 0]
+        zone_supply = float(reached.median()) if len(reached) else supply.sum() / options.k
     after, _ = two_step_fca(demand_xy, demand[d_idx],
                             np.r_[xy[s_idx], site_xy[chosen]],
                             np.r_[supply[s_idx], np.full(len(chosen), zone_supply)],
@@ -450,6 +457,9 @@ def site_zones(
         for r, n, p, d in zip(sites["rank"], own, sites["platform_en"], sites["district_en"],
                               strict=True)
     ]
+    # short map labels; the full names are in the tooltip
+    sites["label_zh"] = [f"拟建 {r}" for r in sites["rank"]]
+    sites["label_en"] = [f"Proposed {r}" for r in sites["rank"]]
     field_text = ((label(options.field, "zh"), label(options.field, "en")) if options.field
                   else ("生产性服务业", "producer-service"))
     reasons = [_reasons(row, options.weighting, options.radius / 1000, field_text)
@@ -475,7 +485,7 @@ def site_zones(
         "options": asdict(options),
         "solver": solution.solver,
         "status": solution.status,
-        "gap": solution.gap,
+        "gap": solution.gap if np.isfinite(solution.gap) else None,  # None: no bound proven
         "solve_seconds": round(solution.seconds, 3),
         "objective": solution.objective,
         "n_candidates": int(len(frame)),
