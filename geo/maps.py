@@ -365,12 +365,16 @@ def _points(
     return _draw("geoPoints", data, options)
 
 
-def _tooltip(style: LayerStyle, gdf: gpd.GeoDataFrame, recipe: MapRecipe, lang: Lang):
-    present = [f for f in style.fields if f in gdf.columns]
+def _info(fields, gdf: gpd.GeoDataFrame, recipe: MapRecipe, lang: Lang):
+    """Hover tooltip and click popup showing the same labelled fields (None, None if none)."""
+    present = [f for f in fields if f in gdf.columns]
     if not present:
-        return None
-    return folium.GeoJsonTooltip(
-        fields=present, aliases=[recipe.alias(f, lang) for f in present], sticky=True
+        return None, None
+    aliases = [recipe.alias(f, lang) for f in present]
+    return (
+        folium.GeoJsonTooltip(fields=present, aliases=aliases, sticky=True),
+        # the popup stays open, so long texts (reasons, sources) can be read and copied
+        folium.GeoJsonPopup(fields=present, aliases=aliases, max_width=420),
     )
 
 
@@ -392,11 +396,13 @@ def _polygon_layer(
         "fillOpacity": 1.0 if base else style.fill_opacity,
         "dashArray": style.dash,
     }
+    tooltip, popup = _info(style.fields, gdf, recipe, lang)
     folium.GeoJson(
         _display_frame(gdf, style.fields, 1e-5),
         style_function=lambda _feature, css=css: css,
         highlight_function=lambda _feature: {"weight": 3},
-        tooltip=_tooltip(style, gdf, recipe, lang),
+        tooltip=tooltip,
+        popup=popup,
     ).add_to(group)
     column = style.label_column(lang)
     if column:
@@ -536,6 +542,7 @@ def _choropleth_layer(
         ))
         key = _DOT
     else:
+        tooltip, popup = _info(fields, frame, recipe, lang)
         folium.GeoJson(
             _display_frame(frame, (*fields, "_color"), 1e-5),
             style_function=lambda feature, o=spec.fill_opacity: {
@@ -544,9 +551,8 @@ def _choropleth_layer(
                 "weight": 0.3,
                 "fillOpacity": o,
             },
-            tooltip=folium.GeoJsonTooltip(
-                fields=list(fields), aliases=[recipe.alias(f, lang) for f in fields], sticky=True
-            ),
+            tooltip=tooltip,
+            popup=popup,
         ).add_to(group)
         key = _SQUARE
     group.add_to(m)
@@ -939,8 +945,8 @@ def web_map(
         prefer_canvas=True,
         control_scale=True,
     )
-    # folium also loads jQuery, Bootstrap and icon fonts for icon markers and
-    # popups; this map has none, so it needs (and inlines offline) only Leaflet
+    # folium also loads jQuery, Bootstrap and icon fonts for icon markers; this map
+    # has none (its GeoJSON popups are plain Leaflet), so it needs only Leaflet
     m.default_js = [asset for asset in m.default_js if asset[0] == "leaflet"]
     m.default_css = [asset for asset in m.default_css if asset[0] == "leaflet_css"]
     m.add_child(_element(_PAGE_STYLE, blank=not base.tiles))

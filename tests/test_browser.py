@@ -381,6 +381,28 @@ def test_unchecking_an_overlay_removes_its_features(driver, pages, layers):
     assert _wait_drawn(driver)["total"] == pytest.approx(drawn_before, rel=0.01)
 
 
+_CLICK = _MAP + """
+const [key, value] = [arguments[0], arguments[1]];
+let hit = null;
+MAP.eachLayer(l => { if (l.feature && l.feature.properties[key] === value && l.getBounds)
+    hit = l; });
+if (hit === null) return false;
+hit.fire("click", {latlng: hit.getBounds().getCenter()}, true);
+return true;
+"""
+
+
+def test_clicking_a_zone_opens_a_popup_with_labelled_fields(driver, pages, layers):
+    _open(driver, pages(basemap="none", offline=True))
+    assert driver.find_elements("css selector", ".leaflet-popup-content") == []
+    assert driver.execute_script(_CLICK, "name_zh", TOWN)
+    popup = driver.execute_script(
+        "return document.querySelector('.leaflet-popup-content').textContent;")
+    # aliases from the recipe label the values
+    assert "名称" in popup and TOWN in popup and "主导领域" in popup
+    assert _severe(driver.get_log("browser")) == []
+
+
 def test_english_map_names_its_layers_in_english(driver, pages, layers):
     _open(driver, pages(lang="en", basemap="none", offline=True))
     control = _control_text(driver)
