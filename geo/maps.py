@@ -98,7 +98,9 @@ class Choropleth:
     above the last bound form one more class) or a mapclassify scheme name
     (``quantiles``, ``fisher_jenks``, ``natural_breaks``, ``equal_interval``...)
     with ``k`` classes. Zones with fewer than ``min_firms`` firms are not
-    drawn: their indices rest on too few firms to mean much.
+    drawn: their indices rest on too few firms to mean much. ``where`` names a
+    boolean column: only features where it is true are drawn (e.g. the eligible
+    siting candidates).
     """
 
     name: str
@@ -111,6 +113,8 @@ class Choropleth:
     k: int = 5
     bins: tuple[float, ...] = ()
     min_firms: int = 0
+    where: str | None = None
+    fields: tuple[str, ...] = ()  # shown with the value in tooltips and popups
     show: bool = False
     fill_opacity: float = 0.7
     radius: float = 3.0  # point layers
@@ -181,6 +185,7 @@ def load_recipe(name_or_path: str | Path = "default") -> MapRecipe:
         for raw in data.get("choropleths", []):
             raw = dict(raw)
             raw["bins"] = tuple(float(b) for b in raw.get("bins", ()))
+            raw["fields"] = tuple(raw.get("fields", ()))
             raw["categories"] = tuple(Category(**c) for c in raw.get("categories", []))
             raw["colors"] = tuple(
                 c.color for c in raw["categories"]
@@ -491,8 +496,12 @@ def choropleth_classes(
         return None
     shown = gdf
     note = ""
+    if spec.where and spec.where in gdf.columns:
+        # GeoPackages may hand booleans back as integers or strings
+        flag = gdf[spec.where].astype(str).str.lower().isin(("true", "1"))
+        shown = gdf[flag.to_numpy()]
     if spec.min_firms and "n_firms" in gdf.columns:
-        shown = gdf[gdf["n_firms"] >= spec.min_firms]
+        shown = shown[shown["n_firms"] >= spec.min_firms]
         note = (
             f"仅显示企业数 ≥ {spec.min_firms} 的区域"
             if lang == "zh"
@@ -522,7 +531,8 @@ def _choropleth_layer(
         return None
     frame, rows, note = drawn
     fields = tuple(
-        f for f in ("name_zh", "name", "n_firms", spec.column) if f in frame.columns
+        f for f in dict.fromkeys(("name_zh", "name", "n_firms", *spec.fields, spec.column))
+        if f in frame.columns
     )
     group = folium.FeatureGroup(name=spec.title(lang), show=spec.show)
     colors = [color for color, _ in rows]

@@ -280,3 +280,19 @@ def test_choropleth_classes_bins_and_min_firms():
     assert not _has(text, "乙")  # 2 firms: below min_firms, not drawn
     assert _has(text, "甲") and _has(text, "丙")
     assert "仅显示企业数 ≥ 5 的区域" in text
+
+
+@pytest.mark.parametrize("flags", [[True, False, True], [1, 0, 1], ["true", "false", "True"]])
+def test_choropleth_where_draws_only_flagged_features(flags):
+    from geo.maps import Choropleth, choropleth_classes
+
+    spec = Choropleth("u", "site_candidates", "unmet_demand", "未满足", "Unmet", ("#000", "#111"),
+                      scheme="user_defined", bins=(5.0,), where="eligible")
+    cells = gpd.GeoDataFrame(
+        {"candidate_id": ["a", "b", "c"], "unmet_demand": [1.0, 9.0, 7.0], "eligible": flags},
+        geometry=[shapely.box(120 + i * 0.01, 30, 120.01 + i * 0.01, 30.01) for i in range(3)],
+        crs="EPSG:4326",
+    )
+    frame, rows, _ = choropleth_classes(cells, spec)
+    assert frame["candidate_id"].tolist() == ["a", "c"]  # b is not eligible
+    assert frame["_color"].tolist() == ["#000", "#111"] and len(rows) == 2
