@@ -96,7 +96,11 @@ def layer_qml(style: LayerStyle, frame: gpd.GeoDataFrame, recipe: MapRecipe,
 
 def choropleth_qml(spec: Choropleth, frame: gpd.GeoDataFrame, recipe: MapRecipe,
                    lang: str = "zh") -> str:
-    """QML of a choropleth: categories, or graduated classes with the web map's breaks."""
+    """QML of a choropleth: categories, or the web map's classes and zones.
+
+    Graduated when every zone is drawn; rule-based when the maps leave zones
+    out (``where``, ``min_firms``), so QGIS leaves out the same ones.
+    """
     kind = "marker" if (frame.geom_type == "Point").all() else "fill"
     if spec.scheme == "categorical":
         renderer = ET.Element("renderer-v2", type="categorizedSymbol", attr=spec.column,
@@ -108,18 +112,36 @@ def choropleth_qml(spec: Choropleth, frame: gpd.GeoDataFrame, recipe: MapRecipe,
                           label=category.label(lang), render="true")
             _symbol(symbols, str(k), kind, category.color, "#ffffff", spec.fill_opacity)
     else:
-        renderer = ET.Element("renderer-v2", type="graduatedSymbol", attr=spec.column,
-                              graduatedMethod="GraduatedColor", symbollevels="0",
-                              forceraster="0")
-        ranges = ET.SubElement(renderer, "ranges")
-        symbols = ET.SubElement(renderer, "symbols")
-        # the same zones (min_firms), breaks and colours as the web and static maps
+        # the same zones (where, min_firms), breaks and colours as the web and static maps
         drawn = choropleth_classes(frame, spec, lang)
-        for k, (color, text) in enumerate(drawn[1] if drawn else []):
-            # the web map's class labels read "lower–upper"
+        classes = drawn[1] if drawn else []
+        conditions = []
+        if spec.where and spec.where in frame.columns:
+            conditions.append(f'"{spec.where}"')
+        if spec.min_firms and "n_firms" in frame.columns:
+            conditions.append(f'"n_firms" >= {spec.min_firms}')
+        if conditions:
+            # a graduated renderer would colour the zones the maps leave out: rules can filter
+            renderer = ET.Element("renderer-v2", type="RuleRenderer", symbollevels="0",
+                                  forceraster="0")
+            rules = ET.SubElement(renderer, "rules", key="root")
+        else:
+            renderer = ET.Element("renderer-v2", type="graduatedSymbol", attr=spec.column,
+                                  graduatedMethod="GraduatedColor", symbollevels="0",
+                                  forceraster="0")
+            ranges = ET.SubElement(renderer, "ranges")
+        symbols = ET.SubElement(renderer, "symbols")
+        for k, (color, text) in enumerate(classes):
+            # the maps' class labels read "lower–upper"
             lower, upper = (float(b) for b in text.split("–"))
-            ET.SubElement(ranges, "range", lower=f"{lower:.6g}", upper=f"{upper:.6g}",
-                          symbol=str(k), label=text, render="true")
+            if conditions:
+                low = ">=" if k == 0 else ">"
+                bounds = [f'"{spec.column}" {low} {lower:.6g}', f'"{spec.column}" <= {upper:.6g}']
+                ET.SubElement(rules, "rule", key=f"r{k}", symbol=str(k), label=text,
+                              filter=" AND ".join([*conditions, *bounds]))
+            else:
+                ET.SubElement(ranges, "range", lower=f"{lower:.6g}", upper=f"{upper:.6g}",
+                              symbol=str(k), label=text, render="true")
             _symbol(symbols, str(k), kind, color, "#ffffff", spec.fill_opacity)
     return _document(renderer, _aliases(frame, recipe, lang), None)
 

@@ -496,10 +496,16 @@ def test_geopackage_carries_qgis_styles_from_the_recipe(default_run):
     assert districts.find("labeling/settings/text-style").get("fieldName") == "name_zh"
     aliases = {a.get("field"): a.get("name") for a in districts.find("aliases")}
     assert aliases["name_zh"] == "名称"
+    # cells with fewer than 5 firms are left off the maps, so rules filter them in QGIS too
     lq, _ = styles[("grid_indices", "制造业区位熵（网格）")]
-    ranges = lq.find("renderer-v2/ranges")
-    assert lq.find("renderer-v2").get("type") == "graduatedSymbol"
-    uppers = [float(r.get("upper")) for r in ranges][:4]
-    assert uppers == [0.5, 0.8, 1.25, 2.0]
+    assert lq.find("renderer-v2").get("type") == "RuleRenderer"
+    filters = [r.get("filter") for r in lq.find("renderer-v2/rules")]
+    assert all('"n_firms" >= 5' in f for f in filters)
+    assert [f.split("<= ")[-1] for f in filters][:4] == ["0.5", "0.8", "1.25", "2"]
+    districts_coagg, _ = styles[("districts_indices", "两业协同集聚水平（区县）")]
+    assert districts_coagg.find("renderer-v2").get("type") in ("graduatedSymbol", "RuleRenderer")
+    candidates, _ = styles[("site_candidates", "候选地块：服务半径内未满足的制造业需求")]
+    assert all(r.get("filter").startswith('"eligible" AND')
+               for r in candidates.find("renderer-v2/rules"))
     hot, _ = styles[("grid_clusters", "生产性服务业冷热点（Gi*，网格）")]
     assert [c.get("value") for c in hot.find("renderer-v2/categories")][0] == "hot 99%"
