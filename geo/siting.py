@@ -337,6 +337,12 @@ def site_zones(
     demand = np.where(manufacturing, weight * np.where(high_tech, options.high_tech_weight, 1.0),
                       0.0)
     supply = np.where(supplying, weight, 0.0)
+    if demand.sum() <= 0 or supply.sum() <= 0:
+        raise InputError(
+            f"manufacturing demand ({demand.sum():g}) and producer-service supply "
+            f"({supply.sum():g}) must both be positive; with --weight employment, are "
+            "the employees (从业人员) missing?"
+        )
     d_idx, s_idx = np.flatnonzero(manufacturing), np.flatnonzero(supplying)
     city_ratio = supply.sum() / demand.sum()
     access, _ = two_step_fca(xy[d_idx], demand[d_idx], xy[s_idx], supply[s_idx],

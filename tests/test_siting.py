@@ -96,6 +96,14 @@ def test_weighting_and_high_tech():
     assert c.loc["C2", "demand"] == 3
 
 
+def test_zero_weights_say_why():
+    firms = _firms()
+    firms.loc[firms["group"] == "manufacturing", "employees"] = np.nan
+    with pytest.raises(Exception, match="employees"):
+        site_zones(firms, _zones(), SiteOptions(**{**OPTIONS, "weighting": "employment"}),
+                   candidates=_candidates(), analysis_crs=CRS)
+
+
 def test_field_filter_and_unknown_field():
     with pytest.raises(Exception, match="no producer-service firms in field finance"):
         site_zones(_firms(), _zones(), SiteOptions(**{**OPTIONS, "field": "finance"}),
