@@ -376,9 +376,13 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
     if config.weighting not in ("count", "employment"):
         raise ConfigError(f"unknown weighting '{config.weighting}': use count or employment")
     scheme = load_scheme(config.groups)
+    site_options = None
     if config.site_k > 0:
-        SiteOptions(k=config.site_k, radius=config.site_radius, method=config.site_method,
-                    cell=config.site_cell, mask=config.site_mask).check()
+        site_options = SiteOptions(
+            k=config.site_k, radius=config.site_radius, method=config.site_method,
+            cell=config.site_cell, mask=config.site_mask, seed=config.seed,
+        )
+        site_options.check()  # bad siting options fail now, not after the analyses
 
     with step("load zone layers"):
         districts = load_layer(config.zones["districts"])
@@ -454,16 +458,11 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
         ps_clusters["synthetic"] = synthetic
     siting = None
     notes: list[str] = []  # things the user should know, kept in the manifest
-    if config.site_k > 0:
+    if site_options is not None:
         with step("siting new producer-service zones"):
             try:
-                siting = site_zones(
-                    firms, zones, SiteOptions(
-                        k=config.site_k, radius=config.site_radius, method=config.site_method,
-                        cell=config.site_cell, mask=config.site_mask, seed=config.seed,
-                    ),
-                    clusters=ps_clusters, analysis_crs=config.analysis_crs,
-                )
+                siting = site_zones(firms, zones, site_options, clusters=ps_clusters,
+                                    analysis_crs=config.analysis_crs)
             except (ConfigError, InputError) as exc:
                 # too few firms or candidates for siting must not cost the other outputs
                 notes.append(f"siting skipped: {exc}")
@@ -598,20 +597,15 @@ def _write_outputs(
             name = f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}"
             export_layers(read_layers([folder]), folder / name, fmt, force=True)
             outputs.append(name)
-        ps_clusters = analysis_layers.get("ps_clusters")
-        if ps_clusters is not None:
-            with atomic_path(folder / "clusters.csv") as tmp:
-                pd.DataFrame(ps_clusters.drop(columns="geometry")).to_csv(
-                    tmp, index=False, encoding="utf-8-sig"
-                )
-            outputs.append("clusters.csv")
-        sites = analysis_layers.get("site_zones")
-        if sites is not None:
-            with atomic_path(folder / "sites.csv") as tmp:
-                pd.DataFrame(sites.drop(columns="geometry")).to_csv(
-                    tmp, index=False, encoding="utf-8-sig"
-                )
-            outputs.append("sites.csv")
+        # attribute tables of the cluster areas and proposed zones, for Excel
+        for layer, name in (("ps_clusters", "clusters.csv"), ("site_zones", "sites.csv")):
+            frame = analysis_layers.get(layer)
+            if frame is not None:
+                with atomic_path(folder / name) as tmp:
+                    pd.DataFrame(frame.drop(columns="geometry")).to_csv(
+                        tmp, index=False, encoding="utf-8-sig"
+                    )
+                outputs.append(name)
         if table.write_rejects(folder / "rejects.csv"):
             outputs.append("rejects.csv")
         readme = _readme(config, table, synthetic, source_note)

@@ -179,19 +179,23 @@ def _sums_within(
     return out
 
 
-def _zone_names(points: gpd.GeoDataFrame, zones: dict[str, gpd.GeoDataFrame], crs: str,
-                lang: str) -> dict[str, pd.Series]:
-    """Name of the district, platform and town each point lies in ('' if none)."""
+def _zone_names(points: gpd.GeoDataFrame, zones: dict[str, gpd.GeoDataFrame],
+                crs: str) -> dict[str, pd.Series]:
+    """Chinese and English names of the district, platform and town each point lies in.
+
+    Keys are ``district``, ``district_en``, ``platform``... ('' outside every zone).
+    """
     names = {}
-    column = "name_zh" if lang == "zh" else "name_en"
     for layer in ("districts", "platforms", "towns"):
+        key = layer[:-1]
         if layer not in zones or zones[layer].empty:
-            names[layer] = pd.Series("", index=points.index)
+            names[key] = names[key + "_en"] = pd.Series("", index=points.index)
             continue
         projected = zones[layer].to_crs(crs)
-        ids = assign_points(points, projected)
-        lookup = dict(zip(projected["zone_id"], projected[column], strict=True))
-        names[layer] = ids.map(lookup).fillna("")
+        ids = assign_points(points, projected).to_numpy()
+        for suffix, column in (("", "name_zh"), ("_en", "name_en")):
+            lookup = dict(zip(projected["zone_id"], projected[column], strict=True))
+            names[key + suffix] = pd.Series(ids, index=points.index).map(lookup).fillna("")
     return names
 
 
@@ -382,20 +386,21 @@ def site_zones(
         )
 
     # scores of every candidate within the radius
+    # one neighbour search for every sum: non-manufacturing firms add 0 to the last two
+    served, unmet_all = np.zeros(len(xy)), np.zeros(len(xy))
+    served[d_idx], unmet_all[d_idx] = demand[d_idx] * relative, unmet
     columns = np.c_[demand, supply, weight, np.where(manufacturing, weight, 0.0),
-                    np.where(services, weight, 0.0)]
+                    np.where(services, weight, 0.0), unmet_all, served]
     sums = _sums_within(site_xy, xy, options.radius, columns)
-    unmet_sum = _sums_within(site_xy, xy[d_idx], options.radius,
-                             np.c_[unmet, demand[d_idx] * relative])
     with np.errstate(invalid="ignore", divide="ignore"):
-        access_before = np.where(sums[:, 0] > 0, unmet_sum[:, 1] / sums[:, 0], np.nan)
+        access_before = np.where(sums[:, 0] > 0, sums[:, 6] / sums[:, 0], np.nan)
     lq = location_quotient(sums[:, 3:5], sums[:, 2],
                            reference_industry=np.array([
                                weight[manufacturing].sum(), weight[services].sum()]),
                            reference_total=weight.sum()).value
     quality, level = coagglomeration_lq(lq[:, 0], lq[:, 1])
     frame = frame.assign(
-        demand=sums[:, 0], supply=sums[:, 1], unmet_demand=unmet_sum[:, 0],
+        demand=sums[:, 0], supply=sums[:, 1], unmet_demand=sums[:, 5],
         access_before=access_before, lq_manufacturing=lq[:, 0],
         lq_producer_services=lq[:, 1], coagg_quality=quality.value, coagg_level=level.value,
         eligible=eligible, excluded=excluded,
@@ -445,11 +450,8 @@ def site_zones(
     with np.errstate(invalid="ignore", divide="ignore"):
         sites["access_after"] = np.where(sites["demand"] > 0, after_sum / sites["demand"], np.nan)
     site_points = gpd.GeoDataFrame(geometry=sites["site"], crs=crs)
-    zh = _zone_names(site_points, zones, crs, "zh")
-    en = _zone_names(site_points, zones, crs, "en")
-    for layer in ("districts", "platforms", "towns"):
-        sites[layer[:-1]] = zh[layer].to_numpy()
-        sites[layer[:-1] + "_en"] = en[layer].to_numpy()
+    for column, names in _zone_names(site_points, zones, crs).items():
+        sites[column] = names.to_numpy()
     # a user candidate's own name leads; otherwise the platform or district says where
     own = (sites["candidate_name"].fillna("").astype(str) if "candidate_name" in sites
            else pd.Series("", index=sites.index))
