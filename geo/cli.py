@@ -40,7 +40,13 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except GeoError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            from geo.messages import user_lang
+
+            given = kwargs.get("lang")
+            lang = user_lang(given if given in ("zh", "en") else None)
+            label = "错误：" if lang == "zh" and exc.message_zh else "error: "
+            console.print(f"[bold red]{label}[/]{exc.text(lang)}", highlight=False,
+                          soft_wrap=True, markup=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[bold red]interrupted[/]; no partial outputs were left")
@@ -157,6 +163,21 @@ def run(
     site_radius: Annotated[
         float | None, typer.Option(help="Service radius of a new zone in metres (default 3000).")
     ] = None,
+    boundary_tolerance: Annotated[
+        float | None,
+        typer.Option("--boundary-tolerance", min=0.0, help="Keep firms up to this many metres "
+                     "outside the study area, moved 1 m inside (distance recorded)."),
+    ] = None,
+    keep_flagged: Annotated[
+        bool | None,
+        typer.Option("--keep-flagged", help="Keep firms with suspect positions (geocoder "
+                     "fallback points, district mismatches) in the distance statistics, "
+                     "clusters and siting."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files in the run folder that geo did not "
+                           "write but this run writes (other files there are always kept).")
+    ] = False,
 ) -> None:
     """Run the whole job: indices, distance functions, clusters, siting, maps, GeoPackage, tables.
 
@@ -180,6 +201,8 @@ def run(
         "offline": offline,
         "site_k": sites,
         "site_radius": site_radius,
+        "boundary_tolerance": boundary_tolerance,
+        "keep_flagged": keep_flagged,
     }
     for key, value in overrides.items():
         if value is not None:
@@ -198,6 +221,9 @@ def run(
     if export:
         cfg.exports = [*cfg.exports, *export]
 
+    from geo.messages import pick, stage_label, user_lang
+
+    say = user_lang(lang)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -210,14 +236,13 @@ def run(
         def on_step(name: str) -> None:
             if current:
                 progress.update(current[-1], completed=1, total=1)
-            current.append(progress.add_task(name, total=None))
+            current.append(progress.add_task(stage_label(name, say), total=None))
 
-        result = run_pipeline(cfg, on_step=on_step)
+        result = run_pipeline(cfg, on_step=on_step, force=force)
         if current:
             progress.update(current[-1], completed=1, total=1)
 
-    stats = result.manifest["enterprises"]
-    summary = Table(title="Firms by district / 分区县企业数", show_lines=False)
+    summary = Table(title=pick(say, "分区县企业数", "Firms by district"), show_lines=False)
     for name in ("name_zh", "manufacturing", "producer_services", "other", "firms"):
         summary.add_column(name, justify="right" if name != "name_zh" else "left")
     for row in result.summary.itertuples():
@@ -228,24 +253,37 @@ def run(
                 for c in ("manufacturing", "producer_services", "other", "firms")
             ),
         )
-    out_console = Console()
+    out_console = Console(highlight=False)
     out_console.print(summary)
     if result.manifest["synthetic"]:
-        out_console.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
-    out_console.print(
-        f"{stats['n_valid']:,} enterprises mapped, {stats['n_rejected']:,} rejected"
-        + (" (see rejects.csv)" if stats["n_rejected"] else "")
-    )
+        out_console.print(pick(say, "[bold]合成数据[/]：企业为模拟生成，并非真实登记信息。",
+                               "[bold]Synthetic data[/]: the enterprises are simulated."))
+    table = result.table
+    if table is not None and table.mapping is not None and cfg.firms:
+        for line in table.mapping.report(say):
+            out_console.print(line, markup=False)
+    if table is not None:
+        for line in table.report(say):
+            out_console.print(line, markup=False)
+    for name, words in (("rejects.csv", ("被拒的行见", "rejected rows: see")),
+                        ("flagged.csv", ("有标记的行见", "flagged rows: see"))):
+        if name in result.manifest["outputs"]:
+            out_console.print(f"{pick(say, *words)} {result.folder / name}", markup=False)
     siting = result.manifest.get("siting")
     if siting:
-        out_console.print(
-            f"{siting['options']['k']} new producer-service zones proposed (sites.csv): "
-            f"manufacturing demand within {siting['options']['radius']:g} m of a cluster "
-            f"{siting['share_covered_before']:.1%} -> {siting['share_covered_after']:.1%}"
-        )
+        options = siting["options"]
+        before, after = siting["share_covered_before"], siting["share_covered_after"]
+        proposed = siting.get("n_proposed", options["k"])  # fewer than k when few add demand
+        out_console.print(pick(
+            say,
+            f"建议新建 {proposed} 处生产性服务业集聚区（sites.csv）：{options['radius']:g} 米内"
+            f"有集群服务的制造业需求 {before:.1%} → {after:.1%}",
+            f"{proposed} new producer-service zones proposed (sites.csv): manufacturing "
+            f"demand within {options['radius']:g} m of a cluster {before:.1%} -> {after:.1%}",
+        ))
     for note in result.manifest.get("notes", []):
-        out_console.print(f"[yellow]note:[/] {note}")
-    out_console.print(f"Outputs in / 输出目录: [bold]{result.folder}[/]")
+        out_console.print(f"[yellow]{pick(say, '说明', 'note')}:[/] {note}")
+    out_console.print(f"{pick(say, '输出目录', 'Outputs in')}: [bold]{result.folder}[/]")
     for name in result.manifest["outputs"]:
         out_console.print(f"  {result.folder / name}")
 
@@ -277,6 +315,17 @@ def seed(
     )
 
 
+LangOption = Annotated[
+    str | None,
+    typer.Option("--lang", help="Language of messages: zh or en (default: the locale's)."),
+]
+ToleranceOption = Annotated[
+    float,
+    typer.Option("--boundary-tolerance", min=0.0, help="Keep points up to this many metres "
+                 "outside the study area, moved 1 m inside (the distance is recorded)."),
+]
+
+
 @app.command()
 @_friendly
 def validate(
@@ -288,53 +337,102 @@ def validate(
     rejects: Annotated[
         Path | None, typer.Option(help="Rejects file (default: <file>.rejects.csv beside it).")
     ] = None,
+    flagged: Annotated[
+        Path | None,
+        typer.Option(help="Flagged-rows file (default: <file>.flagged.csv beside it)."),
+    ] = None,
+    boundary_tolerance: ToleranceOption = 0.0,
+    lang: LangOption = None,
 ) -> None:
     """Read and validate an enterprise file against the bundled study area.
 
-    Prints how many rows are valid and why the others were rejected, and writes
-    the rejected rows (with row numbers and reasons) to a rejects file.
+    Prints which file column became which field, how many rows are valid,
+    flagged or rejected and why, and writes the rejected and the flagged rows
+    (with the spreadsheet row number, header = row 1, and the reasons in
+    Chinese and English) beside the file. Exits 1 when rows were rejected.
     """
     from geo.firms import read_firms
     from geo.industry import load_classification
-    from geo.zones import load_layer, study_area
+    from geo.messages import pick, user_lang
+    from geo.zones import load_layer
 
+    lang = user_lang(lang)
     table = read_firms(
         path,
         coords=coords,
         columns=_parse_columns(column) or None,
         encoding=encoding,
         sheet=sheet,
-        study_area=study_area(load_layer("districts")),
+        districts=load_layer("districts"),
         classification=load_classification(),
+        boundary_tolerance=boundary_tolerance,
     )
-    s = table.summary
-    typer.echo(
-        f"{path}: {s['n_read']:,} rows read, {s['n_valid']:,} valid, {s['n_rejected']:,} rejected"
+    for line in table.mapping.report(lang):
+        typer.echo(line)
+    for note in table.summary["notes"]:
+        typer.echo(pick(lang, "说明：", "note: ") + note)
+    typer.echo(f"{path}: " + "\n".join(table.report(lang)))
+    targets = (
+        (rejects or path.with_name(path.stem + ".rejects.csv"), table.write_rejects,
+         ("被拒的行已写入", "rejected rows written to")),
+        (flagged or path.with_name(path.stem + ".flagged.csv"), table.write_flagged,
+         ("有标记的行已写入", "flagged rows written to")),
     )
-    for reason, count in sorted(s["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
-        typer.echo(f"  {count:>8,}  {reason}")
-    target = rejects or path.with_name(path.stem + ".rejects.csv")
-    if table.write_rejects(target):
-        typer.echo(f"rejected rows written to {target}")
-    if s["n_rejected"]:
+    for target, write, words in targets:
+        if write(target):
+            typer.echo(f"{pick(lang, *words)} {target}")
+    if table.summary["n_rejected"]:
         raise typer.Exit(1)
 
 
-def _load_firms(firms, coords, column, n, seed, area, out: Path, require_code: bool = True):
-    """Load the enterprise table: a user's file (rejects beside ``out``) or the seed."""
+KeepFlaggedOption = Annotated[
+    bool,
+    typer.Option("--keep-flagged", help="Keep firms with suspect positions (geocoder fallback "
+                 "points, district mismatches) in the distance statistics and clusters."),
+]
+
+
+def _load_firms(firms, coords, column, n, seed, area, out: Path | None,
+                require_code: bool = True, located_only: bool = False,
+                keep_flagged: bool = False):
+    """Load the enterprise table: a user's file or the seed.
+
+    The rejected rows go beside a file output ``out`` (``<stem>_rejects.csv``);
+    with ``out=None`` (a folder output) the command writes them into its folder.
+    With ``located_only`` (distance statistics, clusters, siting), firms with
+    suspect positions are left out unless ``keep_flagged``. The row accounting
+    is printed in the locale's language.
+    """
     from geo.firms import read_firms
     from geo.industry import load_classification
+    from geo.messages import pick, user_lang
     from geo.seed import generate_firms
+    from geo.zones import load_layer
 
     if firms is None:
         return generate_firms(n, seed)
     table = read_firms(
         firms, coords=coords, columns=_parse_columns(column) or None, study_area=area,
-        classification=load_classification(), require_code=require_code,
+        districts=load_layer("districts"), classification=load_classification(),
+        require_code=require_code,
     )
-    rejects = out.with_name(out.stem + "_rejects.csv")
-    if table.write_rejects(rejects):
-        console.print(f"{table.summary['n_rejected']:,} rows rejected: see {rejects}")
+    lang = user_lang()
+    for line in table.report(lang):
+        console.print(line, markup=False, highlight=False)
+    suspect = table.firms["suspect_position"].to_numpy(dtype=bool)
+    if located_only and suspect.any() and not keep_flagged:
+        table.firms = table.firms[~suspect].reset_index(drop=True)
+        console.print(pick(
+            lang, f"{int(suspect.sum()):,} 家坐标可疑的企业未参与计算（--keep-flagged 可保留）",
+            f"{int(suspect.sum()):,} firms with suspect positions are left out "
+            "(--keep-flagged keeps them)"), markup=False)
+    if out is None:
+        return table
+    for name, write in (("_rejects.csv", table.write_rejects),
+                        ("_flagged.csv", table.write_flagged)):
+        target = out.with_name(out.stem + name)
+        if write(target):
+            console.print(pick(lang, f"详见 {target}", f"see {target}"), markup=False)
     return table
 
 
@@ -500,7 +598,8 @@ WeightOption = Annotated[str, typer.Option(help="Point weights: count or employm
 
 
 def _distance_inputs(
-    firms, coords, column, n, window, out, type_column=None, analysis_crs="EPSG:4549"
+    firms, coords, column, n, window, out, type_column=None, analysis_crs="EPSG:4549",
+    keep_flagged=False,
 ):
     """Firms, window and projected coordinates of the firms inside it.
 
@@ -512,7 +611,8 @@ def _distance_inputs(
 
     area = study_area(load_layer("districts"))
     table = _load_firms(firms, coords, column, n, 20261122, area, out,
-                        require_code=type_column is None)
+                        require_code=type_column is None, located_only=True,
+                        keep_flagged=keep_flagged)
     projected = table.firms.to_crs(analysis_crs)
     win = make_window(window, projected, analysis_crs, area)
     x, y, inside = points_in_window(table.firms, win, analysis_crs)
@@ -576,13 +676,14 @@ def index_crossk(
     envelope: Annotated[str, typer.Option(help="pointwise or global.")] = "pointwise",
     plot: PlotOption = None,
     n: PopN = 30_000,
+    keep_flagged: KeepFlaggedOption = False,
 ) -> None:
     """Ripley's cross-K/L of A to B with a random-labelling envelope (spatstat's estimators)."""
     from geo.distance import labelled_types
     from geo.ripley import default_r, kfunction
 
     frame, win, x, y, synthetic = _distance_inputs(
-        firms, coords, column, n, window, out, type_column
+        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged
     )
     types = labelled_types(frame, a, b, type_column)
     result = kfunction(x, y, win, types=types, a=a, b=b, r=default_r(rmax, nr),
@@ -612,13 +713,14 @@ def index_kd(
     seed: SeedOption = 1,
     plot: PlotOption = None,
     n: PopN = 30_000,
+    keep_flagged: KeepFlaggedOption = False,
 ) -> None:
     """Duranton-Overman K-density of A (or A with B) with counterfactual global bands."""
     from geo.distance import labelled_types
     from geo.kdensity import kd_function
 
     frame, _, x, y, synthetic = _distance_inputs(
-        firms, coords, column, n, window, out, type_column
+        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged
     )
     types = labelled_types(frame, a, b, type_column)
     result = kd_function(x, y, types, a, b, weights=_weights(frame, weight), rmax=rmax,
@@ -645,13 +747,14 @@ def index_m(
     envelope: Annotated[str, typer.Option(help="pointwise or global.")] = "pointwise",
     plot: PlotOption = None,
     n: PopN = 30_000,
+    keep_flagged: KeepFlaggedOption = False,
 ) -> None:
     """Marcon-Puech M of B around A (reference A, neighbours B) with random labelling."""
     from geo.distance import labelled_types
     from geo.mfunction import m_function
 
     frame, _, x, y, synthetic = _distance_inputs(
-        firms, coords, column, n, window, out, type_column
+        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged
     )
     types = labelled_types(frame, a, b, type_column)
     result = m_function(x, y, types, a, b, weights=_weights(frame, weight),
@@ -678,6 +781,7 @@ def index_clq(
         typer.Option(help="Also write the local CLQ of every A firm (.gpkg, .csv, .geojson)."),
     ] = None,
     n: PopN = 30_000,
+    keep_flagged: KeepFlaggedOption = False,
 ) -> None:
     """Co-location quotients A -> B and B -> A with permutation p-values; local CLQ of A."""
     from geo.colocation import colocation_quotients, local_colocation_quotient
@@ -686,7 +790,7 @@ def index_clq(
     from geo.outputs import atomic_path
 
     frame, _, x, y, synthetic = _distance_inputs(
-        firms, coords, column, n, window, out, type_column
+        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged
     )
     types = labelled_types(frame, a, b, type_column)
     res = colocation_quotients(x, y, types, pairs=[(a, b), (b, a), (a, a), (b, b)],
@@ -761,6 +865,7 @@ def clusters(
     ] = 1000.0,
     cell: Annotated[float, typer.Option(help="Density raster cell size in metres.")] = 200.0,
     n: PopN = 30_000,
+    keep_flagged: KeepFlaggedOption = False,
 ) -> None:
     """Hot spots (Gi*), local Moran and bivariate LISA on a grid; HDBSCAN cluster areas."""
     import geopandas as gpd
@@ -772,7 +877,8 @@ def clusters(
 
     area = study_area(load_layer("districts"))
     table = _load_firms(firms, coords, column, n, 20261122, area, out,
-                        require_code=type_column is None)
+                        require_code=type_column is None, located_only=True,
+                        keep_flagged=keep_flagged)
     frame = table.firms
     cells = load_zones(grid, area=area)
     zone_of = assign_points(frame.to_crs("EPSG:4549"), cells.to_crs("EPSG:4549"))
@@ -885,6 +991,11 @@ def site(
     ] = 50,
     lang: Annotated[str, typer.Option(help="Map language: zh or en.")] = "zh",
     n: PopN = 30_000,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files in --out that geo did not write but "
+                           "this command writes (other files there are always kept).")
+    ] = False,
+    keep_flagged: KeepFlaggedOption = False,
 ) -> None:
     """Propose new producer-service zones where manufacturing is under-served.
 
@@ -899,7 +1010,7 @@ def site(
     from geo.clusters import cluster_areas
     from geo.export import write_geopackage
     from geo.maps import load_recipe, save_map, web_map, zone_provenance
-    from geo.outputs import atomic_folder, atomic_path
+    from geo.outputs import atomic_folder, atomic_path, check_output_folder
     from geo.siting import MASKS, SiteOptions, site_zones
     from geo.zones import load_layer, study_area
 
@@ -920,7 +1031,14 @@ def site(
     options.check()
     user_candidates = load_layer(candidates, coords=coords) if candidates else None
     out = Path(out)
-    table = _load_firms(firms, coords, column, n, 20261122, area, out / "firms")
+    # summary.json lists the outputs; folders of older versions hold only these
+    written = ["sites.gpkg", "sites.csv", "map.html", "rejects.csv", "flagged.csv",
+               "summary.json"]
+    folder_options = dict(marker="summary.json", planned=written, force=force,
+                          legacy_outputs=[*written, "firms_rejects.csv"])
+    check_output_folder(out, **folder_options)  # now, not after the analysis
+    table = _load_firms(firms, coords, column, n, 20261122, area, None, located_only=True,
+                        keep_flagged=keep_flagged)
     frame = table.firms
     synthetic = bool(frame["synthetic"].any())
     echo = Console()
@@ -935,7 +1053,13 @@ def site(
     for layer in layers_.values():
         layer["synthetic"] = synthetic
     summary = {**result.summary, "synthetic": synthetic, "firms": table.source}
-    with atomic_folder(out, marker="summary.json") as folder:
+    with atomic_folder(out, **folder_options) as folder:
+        # the rejected rows are part of the output, inside its folder
+        rejects = table.write_rejects(folder / "rejects.csv")
+        flagged = table.write_flagged(folder / "flagged.csv")
+        summary["outputs"] = [name for name in written
+                              if (name != "rejects.csv" or rejects)
+                              and (name != "flagged.csv" or flagged)]
         write_geopackage(layers_, folder / "sites.gpkg", metadata={
             name: {"synthetic": str(synthetic).lower(), "source": table.source}
             for name in layers_})
@@ -967,6 +1091,10 @@ def site(
         f"{s['share_covered_before']:.1%} before, {s['share_covered_after']:.1%} with the new "
         f"zones; unmet demand {s['unmet_before']:,.0f} -> {s['unmet_after']:,.0f}"
     )
+    for note in s.get("notes", []):
+        echo.print(f"[yellow]note:[/] {note}")
+    if rejects:
+        echo.print(f"{table.summary['n_rejected']:,} rows rejected: see {out / 'rejects.csv'}")
     if synthetic:
         echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
     echo.print(f"  {Path(out).resolve()}")

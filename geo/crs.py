@@ -425,6 +425,19 @@ POSITION_PROJECTED = "coordinates look like projected metres, not degrees"
 POSITION_OUTSIDE = "outside the study area"
 
 
+_CAUSE_ZH = {
+    POSITION_SWAPPED: "经纬度颠倒",
+    POSITION_PROJECTED: "像是投影坐标（米），不是经纬度",
+    POSITION_OUTSIDE: "不在研究区内",
+}
+_ADVICE_ZH = {
+    POSITION_SWAPPED: "请交换经度、纬度两列",
+    POSITION_PROJECTED: "请用 --coords 给出投影坐标系，如 --coords 4549",
+    POSITION_OUTSIDE: "请检查 --coords（wgs84、gcj02、bd09、cgcs2000 或 EPSG 代码）"
+    "以及文件是否覆盖研究区",
+}
+
+
 def diagnose_positions(
     x: ArrayLike,
     y: ArrayLike,
@@ -506,6 +519,8 @@ def check_plausible(
     }[cause]
     raise CoordinateError(
         f"{share:.0%} of positions read as {system.label()} are implausible: {cause}; {advice}",
+        zh=f"按 {system.label()} 读取的坐标有 {share:.0%} 不合理：{_CAUSE_ZH[cause]}；"
+        f"{_ADVICE_ZH[cause]}",
         file=file,
         column=f"{columns[0]}/{columns[1]}",
     )

@@ -396,7 +396,8 @@ def export_layers(
             out.unlink()
         return write_tables(sheets, out)
     written: list[Path] = []
-    with atomic_folder(out, marker="export.json") as folder:
+    # with --force the export replaces its own files; other files in the folder are kept
+    with atomic_folder(out, marker="export.json", force=force) as folder:
         for name, frame in spatial.items():
             if fmt == "shp":
                 written += [out / p.name for p in _write_shapefiles(name, frame, folder)]
@@ -418,7 +419,8 @@ def export_layers(
             table.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
             written.append(out / f"{name}.csv")
         (folder / "export.json").write_text(
-            json.dumps({"format": fmt, "crs": crs, "layers": list(layers)}, ensure_ascii=False),
+            json.dumps({"format": fmt, "crs": crs, "layers": list(layers),
+                        "outputs": [path.name for path in written]}, ensure_ascii=False),
             encoding="utf-8",
         )
     return written

@@ -1,65 +1,53 @@
-"""Enterprise points: read, validate, reproject and classify a firms file.
+"""Enterprise points: read, validate, reproject and classify a register.
 
 This is the one place where enterprise data enters the tool; every analysis
 receives its output and never re-reads or re-validates files.
 
 Input schema
 ------------
-One row per enterprise (establishment), with these columns:
-
-=============  =========  ==============================================================
-field          required   accepted header names (case-insensitive, in order of preference)
-=============  =========  ==============================================================
-firm_id        no         firm_id, firmid, enterprise_id, company_id, 企业ID, 企业编号,
-                          统一社会信用代码, 信用代码, id
-name           no         name, firm_name, company_name, enterprise_name, 企业名称,
-                          公司名称, 名称
-industry_code  yes        industry_code, industry_c (Shapefile), 行业代码, 国民经济行业代码,
-                          行业小类代码, industry, 行业, code
-lon            yes        lon, lng, longitude, 经度, long, x
-lat            yes        lat, latitude, 纬度, y
-employees      no         employees, employee, 从业人员, 从业人数, 员工人数, staff
-revenue        no         revenue, 营业收入, sales, turnover
-year           no         year, 成立年份, 年份, founded
-=============  =========  ==============================================================
-
-Other header names are mapped with ``columns={"industry_code": "行业小类", ...}``.
-``industry_code`` is a GB/T 4754-2017 code (see :mod:`geo.industry`);
-``lon``/``lat`` are in the system given by ``coords`` (WGS84 by default; GCJ-02
-and BD-09 are converted). Files with point geometry (GeoPackage, GeoJSON,
-Shapefile, GeoParquet) take the position from the geometry instead.
-Without a ``firm_id`` column, ids are the data row numbers (``"1"``, ``"2"``...).
+One row per enterprise (establishment). The fields, and the headers
+recognised for each, are in :mod:`geo.io.columns` (Chinese headers of the
+economic census, market-regulation registers and 企查查 / 天眼查 / 启信宝
+exports included). Required: a position (``lon``/``lat``, or point geometry)
+and an industry, given as a GB/T 4754-2017 code (``industry_code``) or as
+section/division/group/class codes or names (行业门类/行业大类/行业中类/
+行业小类). Other header names are mapped with ``columns={"industry_code":
+"行业小类", ...}``; :attr:`FirmTable.mapping` says which column became which
+field. ``lon``/``lat`` are in the system given by ``coords`` (WGS84 by
+default; GCJ-02 and BD-09 are converted). Industry columns are resolved by
+:func:`geo.industry_codes.resolve_industry` (lost leading zeros, names,
+cross-checks).
 
 Normalised output
 -----------------
 :class:`FirmTable` ``.firms`` is a GeoDataFrame in WGS84 (EPSG:4326) with the
 columns ``firm_id`` (str), ``name`` (str), ``industry_code`` (normalised, e.g.
-``"C3911"``), ``section``, ``division``, ``group``, ``field`` (None outside
-producer services), ``high_tech`` (bool), ``employees`` (float, NaN if absent),
-``revenue`` (float), ``year`` (Int64), ``lon``, ``lat`` (WGS84), ``source_row``,
-``synthetic`` (bool) and ``geometry``; ``.attrs`` holds ``source``, ``coords``
-(the coordinate system the positions were read in) and ``synthetic``.
+``"C3911"``; a section letter alone when only the section is known),
+``section``, ``division``, ``group``, ``field`` (None outside producer
+services), ``high_tech`` (bool), ``employees`` (float, NaN if absent),
+``revenue`` (float, in the file's unit), ``registered_capital`` (10,000s of
+``capital_currency``), ``capital_currency``, ``year`` (Int64, from a year or a
+founding-date column), ``reported_district`` and ``address`` (as given),
+``lon``, ``lat`` (WGS84), ``source_row``, ``flag_zh``/``flag_en`` (why a kept
+row needs a look), ``suspect_position`` (bool: a geocoder fallback or a
+district mismatch; left out of distance-based statistics by default),
+``snapped_m`` (metres a near-boundary point was moved inside; NaN otherwise),
+``synthetic`` (bool) and ``geometry``, then the file's other columns.
+``.attrs`` holds ``source``, ``coords`` and ``synthetic``.
 
-``source_row`` is the 1-based data row: row 1 is the first record under the
-header (line 2 of a CSV, row 2 of a worksheet whose header is in row 1;
-blank lines and empty worksheet rows are not counted), or the first feature of
-a layer.
+``source_row`` is the row a spreadsheet shows: the header is row 1, the first
+record row 2, and blank rows keep their numbers (see :mod:`geo.io.readers`).
 
-Rows that fail validation are not dropped silently: they go to
-``FirmTable.rejects`` with the row number, the column(s) and the reason(s).
+Rows that fail validation are never dropped silently: they go to
+``FirmTable.rejects`` with the row number, the column(s) and the reason(s) in
+Chinese and English. Every row read is either kept or rejected.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import os
 import tempfile
-import unicodedata
-import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -81,51 +69,40 @@ from geo.crs import (
     parse_coord_system,
     to_wgs84,
 )
-from geo.errors import ConfigError, InputError, OutputError
+from geo.errors import InputError, OutputError
 from geo.industry import Classification, load_classification
+from geo.industry_codes import CLAIM_FIELDS, CODE_FIELD, resolve_industry
+from geo.io.columns import FIELD_LABELS, ColumnMapping, resolve_columns
+from geo.io.quality import (
+    SHARED_MIN,
+    distance_outside,
+    flag_positions,
+    metric_crs,
+    snap_inside,
+)
+from geo.io.readers import SUPPORTED, read_table, scalar_text
+from geo.io.values import parse_capital, parse_years, to_number, to_text
+from geo.messages import category_label, pick
 
-SCHEMA = ("firm_id", "name", "industry_code", "lon", "lat", "employees", "revenue", "year")
-REQUIRED = ("industry_code", "lon", "lat")
-# Specific names come before generic ones ("code", "id", "x"): the first alias
-# present in the file wins.
-ALIASES: dict[str, tuple[str, ...]] = {
-    "firm_id": (
-        "firm_id", "firmid", "enterprise_id", "company_id", "企业id", "企业编号",
-        "统一社会信用代码", "信用代码", "id",
-    ),
-    "name": (
-        "name", "firm_name", "company_name", "enterprise_name", "企业名称", "公司名称", "名称",
-    ),
-    "industry_code": (
-        "industry_code", "industry_c", "行业代码", "国民经济行业代码", "行业小类代码",
-        "industry", "行业", "code",
-    ),
-    "lon": ("lon", "lng", "longitude", "经度", "long", "x"),
-    "lat": ("lat", "latitude", "纬度", "y"),
-    "employees": ("employees", "employee", "从业人员", "从业人数", "员工人数", "staff"),
-    "revenue": ("revenue", "营业收入", "sales", "turnover"),
-    "year": ("year", "成立年份", "年份", "founded"),
-}
 OUTPUT_COLUMNS = (
     "firm_id", "name", "industry_code", "section", "division", "group", "field", "high_tech",
-    "employees", "revenue", "year", "lon", "lat", "source_row", "synthetic",
+    "employees", "revenue", "registered_capital", "capital_currency", "year",
+    "reported_district", "address", "lon", "lat", "source_row", "flag_zh", "flag_en",
+    "suspect_position", "snapped_m", "synthetic",
 )
-REJECT_COLUMNS = ("source_row", "column", "reason")
-
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
-LAYER_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb")
-PARQUET_SUFFIXES = (".parquet", ".geoparquet")
-SUPPORTED = TEXT_SUFFIXES + EXCEL_SUFFIXES + LAYER_SUFFIXES + PARQUET_SUFFIXES
+REJECT_COLUMNS = ("source_row", "column", "reason_zh", "reason_en", "outside_m")
 
 # Degrees added around the study area's bounds when diagnosing positions: the
 # polygon test decides "outside"; the box only has to separate swapped/projected.
 _BBOX_MARGIN = 0.5
 _WORLD = (-180.0, -90.0, 180.0, 90.0)
-_NULL_TOKENS = frozenset({"", "nan", "null", "none", "na", "n/a", "#n/a", "-", "--", "—"})
 _YEAR_RANGE = (1800, 2100)
-# Geometry-derived coordinate columns added to layer files (shown in rejects).
-_GEOM_X, _GEOM_Y = "geometry_x", "geometry_y"
+_POSITION_ZH = {
+    POSITION_MISSING: "缺少坐标",
+    POSITION_SWAPPED: "经纬度颠倒",
+    POSITION_PROJECTED: "坐标像是投影坐标（米），不是经纬度",
+    POSITION_OUTSIDE: "不在研究区内",
+}
 
 
 @dataclass
@@ -137,21 +114,28 @@ class FirmTable:
     firms : geopandas.GeoDataFrame
         The normalised firms (see the module docstring for the columns).
     rejects : pandas.DataFrame
-        One row per rejected input row: ``source_row``, ``column``, ``reason``
-        (several problems are joined with ``"; "``), then the row's original
-        columns as text.
+        One row per rejected input row: ``source_row``, ``column``,
+        ``reason_zh``, ``reason_en`` (several problems joined with "; "),
+        ``outside_m`` (metres outside the study area, where that is the
+        problem), then the row's original columns as text.
     source : str
         The file (or description) the firms came from.
     summary : dict
-        ``n_read``, ``n_valid``, ``n_rejected``, ``rejected_by_reason``
-        (count of rejected rows by their first problem), ``firm_id_generated``,
-        ``columns`` (schema field -> input column used) and ``notes``.
+        ``n_read`` (= ``n_valid`` + ``n_rejected``), ``n_valid``,
+        ``n_rejected``, ``n_flagged`` (among the valid), ``n_suspect_position``,
+        ``n_snapped``, ``rejected_by_reason`` and ``flagged_by_reason``
+        (counts by first problem), ``blank_rows``, ``firm_id_generated``,
+        ``columns`` (field -> input column), ``unused_columns``,
+        ``missing_fields``, ``units`` and ``notes``.
+    mapping : ColumnMapping, optional
+        The column mapping (None for generated tables).
     """
 
     firms: gpd.GeoDataFrame
     rejects: pd.DataFrame
     source: str
     summary: dict[str, Any] = field(default_factory=dict)
+    mapping: ColumnMapping | None = None
 
     def write_rejects(self, path: str | Path) -> Path | None:
         """Write the rejected rows to a CSV (UTF-8 with BOM, for Excel), atomically.
@@ -172,184 +156,144 @@ class FirmTable:
         OutputError
             If the file cannot be written, or ``path`` is the input file.
         """
-        if self.rejects.empty:
+        return self._write_csv(self.rejects, path, "rejects")
+
+    def flagged(self) -> pd.DataFrame:
+        """Return the kept rows that carry a flag, with their reasons.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``source_row``, ``firm_id``, ``name``, ``industry_code``,
+            ``flag_zh``, ``flag_en``, ``suspect_position``, ``snapped_m``,
+            ``lon``, ``lat`` (WGS84).
+        """
+        columns = ["source_row", "firm_id", "name", "industry_code", "flag_zh", "flag_en",
+                   "suspect_position", "snapped_m", "lon", "lat"]
+        firms = self.firms
+        return pd.DataFrame(firms.loc[firms["flag_en"].notna(), columns]).reset_index(drop=True)
+
+    def write_flagged(self, path: str | Path) -> Path | None:
+        """Write the flagged rows (:meth:`flagged`) to a CSV, like :meth:`write_rejects`.
+
+        Parameters
+        ----------
+        path : str or Path
+            Target file.
+
+        Returns
+        -------
+        Path or None
+            The path written, or None when no row is flagged.
+        """
+        return self._write_csv(self.flagged(), path, "flagged rows")
+
+    def _write_csv(self, table: pd.DataFrame, path: str | Path, what: str) -> Path | None:
+        if table.empty:
             return None
         path = Path(path)
         if Path(self.source).exists() and path.resolve() == Path(self.source).resolve():
-            raise OutputError("refusing to overwrite the input file with its rejects", file=path)
+            raise OutputError(f"refusing to overwrite the input file with its {what}", file=path)
         tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # temp file in the target folder so os.replace is an atomic rename
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
-                self.rejects.to_csv(handle, index=False)
+                table.to_csv(handle, index=False)
             os.replace(tmp, path)
         except OSError as exc:
             if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
-            raise OutputError(f"cannot write the rejects file: {exc}", file=path) from exc
+            raise OutputError(f"cannot write the {what} file: {exc}", file=path) from exc
         return path
 
+    def report(self, lang: str = "en") -> list[str]:
+        """Lines that account for every row read, in Chinese or English.
 
-# --------------------------------------------------------------------------- columns
+        Parameters
+        ----------
+        lang : {"en", "zh"}
+            Language.
 
-
-def _header_key(name: object) -> str:
-    """Compare headers ignoring case, width, surrounding spaces and space/hyphen/underscore."""
-    text = unicodedata.normalize("NFKC", str(name)).replace("\ufeff", "").strip().lower()
-    return "_".join(text.replace("-", " ").replace("_", " ").split())
-
-
-def _resolve_columns(
-    found: list[str],
-    columns: dict[str, str] | None,
-    source: str,
-    required: tuple[str, ...] = REQUIRED,
-) -> dict[str, str]:
-    """Map schema fields to the file's columns (explicit mapping first, then aliases)."""
-    mapping: dict[str, str] = {}
-    columns = dict(columns or {})
-    unknown = sorted(set(columns) - set(SCHEMA))
-    if unknown:
-        raise ConfigError(
-            f"unknown field(s) {unknown} in the column mapping; the fields are {', '.join(SCHEMA)}"
-        )
-    by_key: dict[str, str] = {}
-    for name in found:
-        by_key.setdefault(_header_key(name), name)
-    for schema_name, wanted in columns.items():
-        if wanted in found:
-            mapping[schema_name] = wanted
-        elif _header_key(wanted) in by_key:
-            mapping[schema_name] = by_key[_header_key(wanted)]
-        else:
-            raise InputError(
-                f"column '{wanted}' (given for {schema_name}) is not in the file; "
-                f"the columns found are: {', '.join(map(str, found))}",
-                file=source,
+        Returns
+        -------
+        list of str
+        """
+        s = self.summary
+        zh = lang == "zh"
+        lines = [
+            f"读取 {s['n_read']:,} 行：{s['n_valid']:,} 行有效（其中 {s['n_flagged']:,} 行"
+            f"有标记），{s['n_rejected']:,} 行被拒" if zh else
+            f"{s['n_read']:,} rows read: {s['n_valid']:,} valid ({s['n_flagged']:,} of them "
+            f"flagged), {s['n_rejected']:,} rejected"
+        ]
+        if s.get("blank_rows"):
+            lines.append(f"  另有 {s['blank_rows']:,} 个空行被跳过" if zh else
+                         f"  and {s['blank_rows']:,} blank rows skipped")
+        if s.get("n_suspect_position"):
+            lines.append(
+                f"  {s['n_suspect_position']:,} 家企业坐标可疑（地理编码默认点或与所属区县不符），"
+                "默认不参与距离统计和集群识别" if zh else
+                f"  {s['n_suspect_position']:,} firms have suspect positions (geocoder fallback "
+                "or district mismatch) and are left out of distance statistics and clusters"
             )
-    used = set(mapping.values())
-    for schema_name in SCHEMA:
-        if schema_name in mapping:
-            continue
-        for alias in ALIASES[schema_name]:
-            hit = by_key.get(alias)
-            if hit is not None and hit not in used:
-                mapping[schema_name] = hit
-                used.add(hit)
-                break
-    missing = [name for name in required if name not in mapping]
-    if missing:
-        accepted = "; ".join(f"{name}: {', '.join(ALIASES[name])}" for name in missing)
-        raise InputError(
-            f"required column(s) {', '.join(missing)} not found. The columns found are: "
-            f"{', '.join(map(str, found)) or '(none)'}. Accepted names: {accepted}. "
-            "Map other names explicitly, e.g. --column lon=东经",
-            file=source,
-        )
-    return {name: mapping[name] for name in SCHEMA if name in mapping}
-
-
-# --------------------------------------------------------------------------- values
-
-
-def _scalar_text(value: object) -> str | None:
-    """One cell as text: None for missing, integral floats without '.0'."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float | np.floating):
-        if np.isnan(value):
-            return None
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
-
-
-def _to_text(values: pd.Series) -> pd.Series:
-    """Text values stripped of surrounding spaces; None where blank or missing."""
-    if pd.api.types.is_string_dtype(values.dtype) and pd.api.types.infer_dtype(
-        values, skipna=True
-    ) in ("string", "empty"):
-        text = values.astype(object).str.strip()
-    else:
-        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-        converted = np.array([_scalar_text(v) for v in uniques] + [None], dtype=object)
-        text = pd.Series(converted[codes], index=values.index, dtype=object)
-        text = text.str.strip()
-    text = text.astype(object)
-    return text.where(text.notna() & (text != ""), None)
-
-
-def _to_number(
-    values: pd.Series, *, thousands: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Parse numbers; return (float values with NaN for blanks and errors, non-numeric mask)."""
-    if pd.api.types.is_bool_dtype(values.dtype):
-        return values.to_numpy(dtype=np.float64), np.zeros(len(values), dtype=bool)
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        # a copy: never hand out a view of the caller's data
-        numbers = np.array(values.to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
-        return numbers, np.isinf(numbers)
-    # fast path: most cells parse as they are; only the failures are inspected as text
-    numbers = np.array(
-        pd.to_numeric(values.astype(object), errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        ),
-        copy=True,
-    )
-    bad = np.isinf(numbers)
-    failed = np.flatnonzero(np.isnan(numbers))
-    if failed.size:
-        text = _to_text(values.iloc[failed])
-        blank = (text.isna() | text.str.lower().isin(_NULL_TOKENS)).to_numpy()
-        candidates = text[~blank]
-        if thousands:
-            # 1,234 / 1，234 as written by spreadsheets and Chinese systems
-            candidates = candidates.str.replace(r"[,，\s]", "", regex=True)
-        # NFKC folds full-width digits (１２０．５) that some systems export
-        candidates = candidates.map(lambda t: unicodedata.normalize("NFKC", t))
-        parsed = pd.to_numeric(candidates, errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        numbers[failed[~blank]] = parsed
-        bad[failed[~blank]] = ~np.isfinite(parsed)
-    numbers[bad] = np.nan
-    return numbers, bad
+        if s.get("n_snapped"):
+            lines.append(f"  {s['n_snapped']:,} 个边界外附近的点已移入研究区" if zh else
+                         f"  {s['n_snapped']:,} near-boundary points moved inside the study area")
+        for key, title in (("rejected_by_reason", ("被拒原因：", "rejected:")),
+                           ("flagged_by_reason", ("标记原因：", "flagged:"))):
+            counts = s.get(key, {})
+            if counts:
+                lines.append(pick(lang, *title))
+                lines += [f"  {n:>8,}  {category_label(r, lang)}"
+                          for r, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+        return lines
 
 
 class _Problems:
-    """Collects per-row problems; a row may have several."""
+    """Collects per-row problems (rejections) or flags; a row may have several."""
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self.reason = np.full(n, None, dtype=object)
+        self.reason_en = np.full(n, None, dtype=object)
+        self.reason_zh = np.full(n, None, dtype=object)
         self.column = np.full(n, None, dtype=object)
         self.category = np.full(n, None, dtype=object)
 
-    def add(self, mask: np.ndarray, column: str, reason: str | np.ndarray, category: str) -> None:
-        """Record ``reason`` (one text, or one per row) for the rows where ``mask`` is True."""
+    def add(
+        self,
+        mask: np.ndarray,
+        column: str,
+        en: str | np.ndarray,
+        zh: str | np.ndarray,
+        category: str,
+    ) -> None:
+        """Record a reason (one text, or one per row) for the rows where ``mask`` is True."""
         rows = np.flatnonzero(mask)
         if rows.size == 0:
             return
-        texts = [reason] * rows.size if isinstance(reason, str) else list(reason[rows])
-        for i, text in zip(rows.tolist(), texts, strict=True):
-            if self.reason[i] is None:
-                self.reason[i], self.column[i], self.category[i] = text, column, category
+        texts_en = [en] * rows.size if isinstance(en, str) else list(en[rows])
+        texts_zh = [zh] * rows.size if isinstance(zh, str) else list(zh[rows])
+        for i, text_en, text_zh in zip(rows.tolist(), texts_en, texts_zh, strict=True):
+            if self.reason_en[i] is None:
+                self.reason_en[i], self.reason_zh[i] = text_en, text_zh
+                self.column[i], self.category[i] = column, category
             else:
-                self.reason[i] = f"{self.reason[i]}; {text}"
+                self.reason_en[i] = f"{self.reason_en[i]}; {text_en}"
+                self.reason_zh[i] = f"{self.reason_zh[i]}；{text_zh}"
                 if column not in self.column[i].split(", "):
                     self.column[i] = f"{self.column[i]}, {column}"
 
     @property
-    def rejected(self) -> np.ndarray:
+    def marked(self) -> np.ndarray:
         """Rows with at least one problem."""
-        return ~pd.isna(self.reason)
+        return ~pd.isna(self.reason_en)
+
+    def counts(self, where: np.ndarray) -> dict[str, int]:
+        """Count rows by their first problem's category."""
+        categories = pd.Series(self.category[where], dtype=object).value_counts()
+        return {str(k): int(v) for k, v in categories.items()}
 
 
 # --------------------------------------------------------------------------- validation
@@ -362,47 +306,69 @@ def normalise_firms(
     coords: str | CoordSystem = "wgs84",
     columns: dict[str, str] | None = None,
     study_area: shapely.Geometry | None = None,
+    districts: gpd.GeoDataFrame | None = None,
     classification: Classification | None = None,
     synthetic: bool = False,
     require_code: bool = True,
+    source_rows: np.ndarray | None = None,
+    boundary_tolerance: float = 0.0,
+    shared_min: int = SHARED_MIN,
+    geocode_checks: bool = True,
 ) -> FirmTable:
-    """Validate, reproject and classify enterprise records.
+    """Validate, reproject, classify and check the positions of enterprise records.
 
     The one validation path for user files and the synthetic generator alike;
-    vectorised, so a million rows take a few seconds. ``df`` is not modified.
+    vectorised, so a million rows take seconds. ``df`` is not modified.
 
-    Each row is checked for: missing or non-numeric coordinates; longitude and
-    latitude swapped; projected metres given as degrees; position outside the
-    study area; missing or invalid industry code; blank or duplicate
+    Rows are **rejected** for: missing or non-numeric coordinates; longitude
+    and latitude swapped; projected metres given as degrees; a position
+    outside the study area (with the distance; kept and moved inside when
+    within ``boundary_tolerance``); a missing, invalid or ambiguous industry,
+    or one its own section/division column contradicts; a blank or duplicate
     ``firm_id`` (the first occurrence is kept); non-numeric or negative
-    ``employees``; non-numeric ``revenue``; non-numeric or implausible ``year``.
-    Rows with any problem go to the rejects with all their problems.
+    ``employees``; non-numeric ``revenue`` or registered capital; an
+    unreadable or implausible year. Rows are kept but **flagged** for: a
+    restored leading zero or an ambiguity settled by the column's level; a
+    code GB/T 4754-2017 lacks; a shared or geocoder-centre point, or a point
+    outside the district the row names (these are ``suspect_position``).
 
     Parameters
     ----------
     df : pandas.DataFrame
-        Raw records (text or numbers) with the columns described in the module
-        docstring.
+        Raw records (text or numbers).
     source : str
         File name (or description) for messages and metadata.
     coords : str or CoordSystem
         The system ``lon``/``lat`` are in: ``wgs84`` (default), ``gcj02``,
         ``bd09``, ``cgcs2000`` or an EPSG code.
     columns : dict, optional
-        Explicit mapping ``{schema field: input column}`` for headers the
-        aliases do not cover.
+        Explicit mapping ``{field: input column}`` for headers the aliases do
+        not cover.
     study_area : shapely.Geometry, optional
-        Study area in WGS84. Positions outside it are rejected; its bounds (plus
-        a margin) are used to recognise swapped or projected coordinates.
-        Without it, only positions that are not valid degrees are rejected.
+        Study area in WGS84; the union of ``districts`` when not given.
+        Positions outside it are rejected; its bounds (plus a margin) are used
+        to recognise swapped or projected coordinates. Without either, only
+        positions that are not valid degrees are rejected.
+    districts : GeoDataFrame, optional
+        District polygons (WGS84, ``name_zh``) to check a district column against.
     classification : Classification, optional
         Industry rules; the bundled ones by default.
     synthetic : bool
         Flag every record as synthetic (the seed generator sets it).
     require_code : bool
-        Whether ``industry_code`` is required. Point files whose types come
+        Whether an industry column is required. Point files whose types come
         from another column (``--type-column``) may lack it: their points are
         then all ``other`` with no code.
+    source_rows : numpy.ndarray, optional
+        The spreadsheet row of each record (default: row 2 onwards).
+    boundary_tolerance : float
+        Metres: positions at most this far outside the study area are kept,
+        moved to 1 m inside it, and flagged with the distance.
+    shared_min : int
+        Firms on one point before it is flagged as a shared point (0: off).
+    geocode_checks : bool
+        Whether to flag geocoder fallbacks and district mismatches (off for
+        drawn, synthetic points).
 
     Returns
     -------
@@ -411,8 +377,8 @@ def normalise_firms(
     Raises
     ------
     InputError
-        If a required column is missing (the message lists the columns found
-        and the accepted names) or most coordinates are not numbers.
+        If a required field is missing (the message lists the columns that may
+        be meant) or most coordinates are not numbers.
     CoordinateError
         If most positions are implausible as a whole (wrong ``coords``, swapped
         columns, projected metres), which is a setting to fix, not bad rows.
@@ -425,61 +391,54 @@ def normalise_firms(
     ...                     "经度": ["120.15"], "纬度": ["30.28"]})
     >>> table = normalise_firms(raw, source="example")
     >>> table.firms[["firm_id", "name", "industry_code", "group", "high_tech"]].values.tolist()
-    [['1', '甲公司', 'C3911', 'manufacturing', True]]
+    [['2', '甲公司', 'C3911', 'manufacturing', True]]
     """
     system = coords if isinstance(coords, CoordSystem) else parse_coord_system(coords)
     classification = classification or load_classification()
-    required = REQUIRED if require_code else tuple(c for c in REQUIRED if c != "industry_code")
-    mapping = _resolve_columns([str(c) for c in df.columns], columns, source, required)
+    if study_area is None and districts is not None:
+        study_area = shapely.union_all(districts.to_crs(WGS84).geometry.to_numpy())
+    mapping = resolve_columns([str(c) for c in df.columns], columns, source,
+                              require_code=require_code)
     # work on positions, not labels: the caller's index may be anything
     frame = df.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
     n = len(frame)
-    rows = np.arange(1, n + 1, dtype=np.int64)
+    rows = (np.arange(2, n + 2, dtype=np.int64) if source_rows is None
+            else np.asarray(source_rows, dtype=np.int64))
     problems = _Problems(n)
+    flags = _Problems(n)
     notes: list[str] = []
 
-    lon, lat = _validate_positions(frame, mapping, system, study_area, source, problems)
-
-    if "industry_code" in mapping:
-        classes = classification.classify(frame[mapping["industry_code"]])
-        code_error = classes["code_error"].to_numpy(dtype=object)
-    else:  # a plain point file typed by another column
-        classes = pd.DataFrame(
-            {c: [None] * n for c in ("industry_code", "section", "division", "field")}
-        ).assign(group="other", high_tech=False)
-        code_error = np.full(n, None, dtype=object)
-        notes.append("no industry_code column: every point is 'other'")
-    missing_code = code_error == "missing industry code"
-    bad_code = ~pd.isna(code_error) & ~missing_code
-    if missing_code.any():
-        problems.add(missing_code, mapping["industry_code"], "missing industry code",
-                     "missing industry code")
-    if bad_code.any():
-        where = np.flatnonzero(bad_code)
-        raw_codes = _to_text(frame[mapping["industry_code"]].iloc[where]).to_numpy(dtype=object)
-        reasons = np.full(n, None, dtype=object)
-        reasons[where] = [
-            f"invalid industry code '{r}': {e}"
-            for r, e in zip(raw_codes, code_error[where], strict=True)
-        ]
-        problems.add(bad_code, mapping["industry_code"], reasons, "invalid industry code")
-
+    lon, lat, outside_m, snapped_m = _validate_positions(
+        frame, mapping, system, study_area, source, problems, boundary_tolerance
+    )
+    classes = _validate_industry(frame, mapping, classification, problems, flags, notes)
     ids, generated = _validate_ids(frame, mapping, rows, problems)
     if generated:
-        notes.append("no firm_id column: ids are the data row numbers")
-    if "name" in mapping:
-        names = _to_text(frame[mapping["name"]]).fillna("").to_numpy(dtype=object)
-    else:
-        names = np.full(n, "", dtype=object)
+        notes.append("no firm_id column: ids are the spreadsheet row numbers")
+    names = _text_field(frame, mapping, "name")
+    if "name" not in mapping.fields:
         notes.append("no name column: names are empty")
-
     employees = _validate_number(frame, mapping, "employees", problems, negative=True)
     revenue = _validate_number(frame, mapping, "revenue", problems, negative=False)
+    capital, currency = _validate_capital(frame, mapping, problems)
     year = _validate_year(frame, mapping, problems)
 
-    rejected = problems.rejected
+    rejected = problems.marked
+    suspect = (
+        _flag_positions(lon, lat, ~rejected, frame, mapping, districts, flags, notes, shared_min)
+        if geocode_checks else np.zeros(n, dtype=bool)
+    )
+    snapped = np.isfinite(snapped_m) & ~rejected
+    if snapped.any():
+        en = np.full(n, None, dtype=object)
+        zh = np.full(n, None, dtype=object)
+        for i in np.flatnonzero(snapped):
+            en[i] = f"moved {snapped_m[i]:.0f} m into the study area"
+            zh[i] = f"在研究区外 {snapped_m[i]:.0f} 米，已移入研究区"
+        flags.add(snapped, mapping.position_label(), en, zh, "snapped into the study area")
     keep = ~rejected
+    flagged = flags.marked & keep
     out = pd.DataFrame(
         {
             "firm_id": ids[keep],
@@ -493,16 +452,65 @@ def normalise_firms(
             "high_tech": classes["high_tech"].to_numpy(dtype=bool)[keep],
             "employees": employees[keep],
             "revenue": revenue[keep],
+            "registered_capital": capital[keep],
+            "capital_currency": pd.Series(currency[keep], dtype=object),
             "year": pd.array(year[keep], dtype="Int64"),
+            "reported_district": _text_field(frame, mapping, "district", None)[keep],
+            "address": _text_field(frame, mapping, "address", None)[keep],
             "lon": lon[keep],
             "lat": lat[keep],
             "source_row": rows[keep],
+            "flag_zh": pd.Series(flags.reason_zh[keep], dtype=object),
+            "flag_en": pd.Series(flags.reason_en[keep], dtype=object),
+            "suspect_position": suspect[keep],
+            "snapped_m": np.where(snapped, snapped_m, np.nan)[keep],
             "synthetic": np.full(int(keep.sum()), bool(synthetic)),
         }
     )
-    # the file's other columns travel along (a user's own category, address...),
-    # renamed when they clash with a schema column
-    used = set(mapping.values())
+    _carry_other_columns(frame, mapping, out, keep)
+    firms = gpd.GeoDataFrame(
+        out, geometry=gpd.points_from_xy(out["lon"], out["lat"]), crs=WGS84
+    )
+    firms.attrs.update(
+        {"source": source, "coords": system.label(), "synthetic": bool(out["synthetic"].any())}
+    )
+    rejects = _reject_table(frame, rows, problems, rejected, outside_m)
+    summary = {
+        "n_read": n,
+        "n_valid": int(keep.sum()),
+        "n_rejected": int(rejected.sum()),
+        "n_flagged": int(flagged.sum()),
+        "n_suspect_position": int((suspect & keep).sum()),
+        "n_snapped": int(snapped.sum()),
+        "rejected_by_reason": problems.counts(rejected),
+        "flagged_by_reason": flags.counts(flagged),
+        "blank_rows": 0,
+        "firm_id_generated": generated,
+        "columns": dict(mapping.fields),
+        "unused_columns": list(mapping.unused),
+        "missing_fields": list(mapping.missing),
+        "units": dict(mapping.units),
+        "notes": notes,
+    }
+    return FirmTable(firms=firms, rejects=rejects, source=source, summary=summary,
+                     mapping=mapping)
+
+
+def _text_field(
+    frame: pd.DataFrame, mapping: ColumnMapping, name: str, default: str | None = ""
+) -> np.ndarray:
+    """Return a text field's values (``default`` where absent or blank)."""
+    if name not in mapping.fields:
+        return np.full(len(frame), default, dtype=object)
+    values = to_text(frame[mapping.fields[name]])
+    return values.where(values.notna(), default).to_numpy(dtype=object)
+
+
+def _carry_other_columns(
+    frame: pd.DataFrame, mapping: ColumnMapping, out: pd.DataFrame, keep: np.ndarray
+) -> None:
+    """Add the file's unmapped columns to ``out`` (renamed when they clash)."""
+    used = set(mapping.fields.values())
     reserved = {*out.columns, "geometry"}
     for column in frame.columns:
         if column in used:
@@ -514,40 +522,26 @@ def normalise_firms(
             continue
         name = column if column not in reserved else f"{column}_input"
         out[name] = frame[column].to_numpy()[keep]
-    firms = gpd.GeoDataFrame(
-        out, geometry=gpd.points_from_xy(out["lon"], out["lat"]), crs=WGS84
-    )
-    firms.attrs.update(
-        {"source": source, "coords": system.label(), "synthetic": bool(out["synthetic"].any())}
-    )
-
-    rejects = _reject_table(frame, rows, problems, rejected)
-    categories = pd.Series(problems.category[rejected], dtype=object).value_counts()
-    summary = {
-        "n_read": n,
-        "n_valid": int(keep.sum()),
-        "n_rejected": int(rejected.sum()),
-        "rejected_by_reason": {str(k): int(v) for k, v in categories.items()},
-        "firm_id_generated": generated,
-        "columns": mapping,
-        "notes": notes,
-    }
-    return FirmTable(firms=firms, rejects=rejects, source=source, summary=summary)
 
 
 def _validate_positions(
     frame: pd.DataFrame,
-    mapping: dict[str, str],
+    mapping: ColumnMapping,
     system: CoordSystem,
     study_area: shapely.Geometry | None,
     source: str,
     problems: _Problems,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Parse, convert and diagnose positions; return WGS84 lon/lat (NaN where unusable)."""
-    x_col, y_col = mapping["lon"], mapping["lat"]
-    both = f"{x_col}/{y_col}"
-    x, x_bad = _to_number(frame[x_col])
-    y, y_bad = _to_number(frame[y_col])
+    tolerance: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Parse, convert and diagnose positions.
+
+    Returns WGS84 lon/lat (NaN where unusable), metres outside the study area
+    (NaN where not measured) and metres moved inside (NaN where not snapped).
+    """
+    x_col, y_col = mapping.fields["lon"], mapping.fields["lat"]
+    both = mapping.position_label()
+    x, x_bad = to_number(frame[x_col])
+    y, y_bad = to_number(frame[y_col])
     non_numeric = x_bad | y_bad
     n = len(frame)
     if n and non_numeric.sum() > 0.5 * n:
@@ -555,12 +549,17 @@ def _validate_positions(
             f"{non_numeric.sum():,} of {n:,} rows have coordinates that are not numbers in "
             f"columns '{x_col}'/'{y_col}'; give decimal degrees (e.g. 120.15) or map the "
             "right columns, e.g. --column lon=经度 --column lat=纬度",
+            zh=f"{n:,} 行中有 {non_numeric.sum():,} 行的坐标（“{x_col}”/“{y_col}”列）不是数字；"
+            "请给出十进制经纬度（如 120.15），或用 --column lon=经度 --column lat=纬度 "
+            "指定正确的列",
             file=source,
             column=both,
         )
-    problems.add(non_numeric, both, "non-numeric coordinates", "non-numeric coordinates")
+    problems.add(non_numeric, both, "non-numeric coordinates", "坐标不是数字",
+                 "non-numeric coordinates")
     missing = ~non_numeric & (np.isnan(x) | np.isnan(y))
-    problems.add(missing, both, POSITION_MISSING, POSITION_MISSING)
+    problems.add(missing, both, POSITION_MISSING, _POSITION_ZH[POSITION_MISSING],
+                 POSITION_MISSING)
 
     lon, lat = to_wgs84(x, y, system)
     unusable = np.isnan(x) | np.isnan(y) | ~np.isfinite(lon) | ~np.isfinite(lat)
@@ -577,82 +576,204 @@ def _validate_positions(
     diagnoses[~(np.isnan(x) | np.isnan(y)) & unusable] = POSITION_PROJECTED
     check_plausible(diagnoses, file=source, system=system, columns=(x_col, y_col))
 
-    for cause in (POSITION_SWAPPED, POSITION_PROJECTED, POSITION_OUTSIDE):
-        problems.add(diagnoses == cause, both, cause, cause)
-    if study_area is not None:
-        candidates = np.flatnonzero(diagnoses == POSITION_OK)
-        # intersects (not contains): a firm on the boundary line is in the study area
-        shapely.prepare(study_area)
-        inside = shapely.intersects_xy(study_area, lon[candidates], lat[candidates])
-        outside = np.zeros(n, dtype=bool)
-        outside[candidates[~inside]] = True
-        problems.add(outside, both, POSITION_OUTSIDE, POSITION_OUTSIDE)
-    return lon, lat
+    for cause in (POSITION_SWAPPED, POSITION_PROJECTED):
+        problems.add(diagnoses == cause, both, cause, _POSITION_ZH[cause], cause)
+    outside_m = np.full(n, np.nan)
+    snapped_m = np.full(n, np.nan)
+    if study_area is None:
+        problems.add(diagnoses == POSITION_OUTSIDE, both, POSITION_OUTSIDE,
+                     _POSITION_ZH[POSITION_OUTSIDE], POSITION_OUTSIDE)
+        return lon, lat, outside_m, snapped_m
+    candidates = np.flatnonzero((diagnoses == POSITION_OK) | (diagnoses == POSITION_OUTSIDE))
+    # intersects (not contains): a firm on the boundary line is in the study area
+    shapely.prepare(study_area)
+    inside = shapely.intersects_xy(study_area, lon[candidates], lat[candidates])
+    outside = candidates[~inside]
+    if outside.size:
+        crs = metric_crs(study_area)
+        outside_m[outside] = distance_outside(lon[outside], lat[outside], study_area, crs)
+        near = outside[outside_m[outside] <= tolerance] if tolerance > 0 else outside[:0]
+        if near.size:
+            lon[near], lat[near], snapped_m[near] = snap_inside(
+                lon[near], lat[near], study_area, crs
+            )
+        far = np.zeros(n, dtype=bool)
+        far[np.setdiff1d(outside, near)] = True
+        en = np.full(n, None, dtype=object)
+        zh = np.full(n, None, dtype=object)
+        for i in np.flatnonzero(far):
+            en[i] = f"outside the study area by {_distance_text(outside_m[i])}"
+            zh[i] = f"在研究区外 {_distance_text(outside_m[i], 'zh')}"
+        problems.add(far, both, en, zh, POSITION_OUTSIDE)
+    return lon, lat, outside_m, snapped_m
+
+
+def _distance_text(metres: float, lang: str = "en") -> str:
+    """'950 m' / '12.3 km' (Chinese: 950 米 / 12.3 公里)."""
+    if not np.isfinite(metres):
+        return ""
+    if metres < 1000:
+        return f"{metres:.0f} 米" if lang == "zh" else f"{metres:.0f} m"
+    return f"{metres / 1000:.1f} 公里" if lang == "zh" else f"{metres / 1000:.1f} km"
+
+
+def _validate_industry(
+    frame: pd.DataFrame,
+    mapping: ColumnMapping,
+    classification: Classification,
+    problems: _Problems,
+    flags: _Problems,
+    notes: list[str],
+) -> pd.DataFrame:
+    """Resolve and classify the industry columns; reject or flag rows as needed."""
+    n = len(frame)
+    fields = [f for f in (CODE_FIELD, *CLAIM_FIELDS) if f in mapping.fields]
+    if not fields:  # a plain point file typed by another column
+        notes.append("no industry column: every point is 'other'")
+        return pd.DataFrame(
+            {c: [None] * n for c in ("industry_code", "section", "division", "field")}
+        ).assign(group="other", high_tech=False)
+    resolved = resolve_industry(
+        {f: frame[mapping.fields[f]] for f in fields}, {f: mapping.fields[f] for f in fields}
+    )
+    columns = ", ".join(mapping.fields[f] for f in fields)
+    column = mapping.fields.get(CODE_FIELD, columns)
+    bad = resolved["reason_en"].notna().to_numpy()
+    for category, group in resolved[bad].groupby("category", sort=False):
+        mask = np.zeros(n, dtype=bool)
+        mask[group.index.to_numpy()] = True
+        reason_en = resolved["reason_en"].to_numpy(dtype=object)
+        reason_zh = resolved["reason_zh"].to_numpy(dtype=object)
+        problems.add(mask, column, reason_en, reason_zh, str(category))
+    flagged = resolved["flag_en"].notna().to_numpy()
+    for category, group in resolved[flagged].groupby("flag_category", sort=False):
+        mask = np.zeros(n, dtype=bool)
+        mask[group.index.to_numpy()] = True
+        flags.add(mask, column, resolved["flag_en"].to_numpy(dtype=object),
+                  resolved["flag_zh"].to_numpy(dtype=object), str(category))
+    unmatched = sorted({name for text in resolved["unmatched"].dropna().unique()
+                        for name in str(text).split("|")})
+    if unmatched:
+        notes.append(f"industry names not in GB/T 4754-2017 ({len(unmatched)}): "
+                     + ", ".join(unmatched[:20]) + (" …" if len(unmatched) > 20 else ""))
+    return classification.classify_codes(resolved["industry_code"])
+
+
+def _flag_positions(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    usable: np.ndarray,
+    frame: pd.DataFrame,
+    mapping: ColumnMapping,
+    districts: gpd.GeoDataFrame | None,
+    flags: _Problems,
+    notes: list[str],
+    shared_min: int,
+) -> np.ndarray:
+    """Flag geocoder fallbacks and district mismatches; return the suspect-position mask."""
+    column = mapping.fields.get("district")
+    result = flag_positions(
+        lon, lat, usable,
+        districts=districts.to_crs(WGS84) if districts is not None else None,
+        district_names=frame[column] if column else None, district_column=column,
+        shared_min=shared_min,
+    )
+    notes.extend(result.notes)
+    suspect = np.zeros(len(lon), dtype=bool)
+    for category in ("shared point", "geocoder centre", "district mismatch"):
+        mask = result.category == category
+        # each row's full flag text goes in with its first category
+        flags.add(mask, mapping.position_label(), result.flag_en, result.flag_zh, category)
+    suspect[~pd.isna(result.flag_en)] = True
+    return suspect
 
 
 def _validate_ids(
-    frame: pd.DataFrame, mapping: dict[str, str], rows: np.ndarray, problems: _Problems
+    frame: pd.DataFrame, mapping: ColumnMapping, rows: np.ndarray, problems: _Problems
 ) -> tuple[np.ndarray, bool]:
     """Return the ids (generated from row numbers when the column is absent)."""
-    if "firm_id" not in mapping:
+    if "firm_id" not in mapping.fields:
         return rows.astype(str).astype(object), True
-    column = mapping["firm_id"]
-    ids = _to_text(frame[column])
+    column = mapping.fields["firm_id"]
+    ids = to_text(frame[column])
     blank = ids.isna().to_numpy()
-    problems.add(blank, column, "missing firm_id", "missing firm_id")
+    problems.add(blank, column, "missing firm_id", "缺少企业编号", "missing firm_id")
     duplicate = (ids.duplicated(keep="first") & ids.notna()).to_numpy()
     if duplicate.any():
         keys = ids.to_numpy(dtype=object)
         first_row = pd.Series(rows).groupby(keys, sort=False).transform("first")
         first_row = first_row.fillna(0).to_numpy(dtype=np.int64)
         values = ids.to_numpy(dtype=object)
-        reasons = np.full(len(values), None, dtype=object)
+        en = np.full(len(values), None, dtype=object)
+        zh = np.full(len(values), None, dtype=object)
         where = np.flatnonzero(duplicate)
-        reasons[where] = [
-            f"duplicate firm_id '{values[i]}' (first at row {first_row[i]})" for i in where
-        ]
-        problems.add(duplicate, column, reasons, "duplicate firm_id")
+        en[where] = [f"duplicate firm_id '{values[i]}' (first at row {first_row[i]})"
+                     for i in where]
+        zh[where] = [f"企业编号“{values[i]}”重复（首次出现在第 {first_row[i]} 行）" for i in where]
+        problems.add(duplicate, column, en, zh, "duplicate firm_id")
     return ids.fillna("").to_numpy(dtype=object), False
 
 
 def _validate_number(
     frame: pd.DataFrame,
-    mapping: dict[str, str],
+    mapping: ColumnMapping,
     name: str,
     problems: _Problems,
     *,
     negative: bool,
 ) -> np.ndarray:
     """Parse an optional numeric column; NaN where absent or blank."""
-    if name not in mapping:
+    if name not in mapping.fields:
         return np.full(len(frame), np.nan)
-    column = mapping[name]
-    values, bad = _to_number(frame[column], thousands=True)
-    problems.add(bad, column, f"non-numeric {name}", f"non-numeric {name}")
+    column = mapping.fields[name]
+    values, bad = to_number(frame[column], thousands=True)
+    label = FIELD_LABELS[name][0]
+    problems.add(bad, column, f"non-numeric {name}", f"{label}不是数字", f"non-numeric {name}")
     if negative:
         with np.errstate(invalid="ignore"):
-            problems.add(values < 0, column, f"negative {name}", f"negative {name}")
+            problems.add(values < 0, column, f"negative {name}", f"{label}为负数",
+                         f"negative {name}")
     return values
 
 
+
+def _validate_capital(
+    frame: pd.DataFrame, mapping: ColumnMapping, problems: _Problems
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse the optional registered capital (万 of its currency) and its currency."""
+    n = len(frame)
+    if "registered_capital" not in mapping.fields:
+        return np.full(n, np.nan), np.full(n, None, dtype=object)
+    column = mapping.fields["registered_capital"]
+    amount, currency, bad = parse_capital(frame[column], mapping.units.get("registered_capital"))
+    problems.add(bad, column, "unreadable registered capital (e.g. 500万元人民币)",
+                 "注册资本无法识别（应如 500万元人民币）", "non-numeric registered_capital")
+    return amount, currency
+
+
 def _validate_year(
-    frame: pd.DataFrame, mapping: dict[str, str], problems: _Problems
+    frame: pd.DataFrame, mapping: ColumnMapping, problems: _Problems
 ) -> np.ndarray:
-    """Parse the optional year column; NaN where absent or blank."""
-    if "year" not in mapping:
+    """Parse the optional year (or founding date) column; NaN where absent or blank."""
+    if "year" not in mapping.fields:
         return np.full(len(frame), np.nan)
-    column = mapping["year"]
-    values, bad = _to_number(frame[column])
-    problems.add(bad, column, "non-numeric year", "non-numeric year")
+    column = mapping.fields["year"]
+    dates = mapping.is_date("year")
+    values, bad = parse_years(frame[column], dates=dates)
+    what_en, what_zh = ("date", "日期") if dates else ("year", "年份")
+    problems.add(bad, column, f"non-numeric {what_en}", f"成立{what_zh}无法识别",
+                 "non-numeric year")
     with np.errstate(invalid="ignore"):
         fractional = np.isfinite(values) & (values != np.round(values))
         out_of_range = np.isfinite(values) & ~fractional & (
             (values < _YEAR_RANGE[0]) | (values > _YEAR_RANGE[1])
         )
-    problems.add(fractional, column, "year is not a whole number", "non-numeric year")
+    problems.add(fractional, column, "year is not a whole number", "成立年份不是整数",
+                 "non-numeric year")
+    low, high = _YEAR_RANGE
     problems.add(
-        out_of_range, column,
-        f"implausible year (expected {_YEAR_RANGE[0]}-{_YEAR_RANGE[1]})", "implausible year",
+        out_of_range, column, f"implausible year (expected {low}-{high})",
+        f"成立年份不合理（应在 {low}–{high} 之间）", "implausible year",
     )
     values = values.copy()
     values[fractional | out_of_range] = np.nan
@@ -660,21 +781,27 @@ def _validate_year(
 
 
 def _reject_table(
-    frame: pd.DataFrame, rows: np.ndarray, problems: _Problems, rejected: np.ndarray
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    problems: _Problems,
+    rejected: np.ndarray,
+    outside_m: np.ndarray,
 ) -> pd.DataFrame:
-    """Rejected rows: number, column(s), reason(s), then the original values as text."""
+    """Rejected rows: number, column(s), reasons, distance outside, then the original values."""
     where = np.flatnonzero(rejected)
     table = pd.DataFrame(
         {
             "source_row": rows[where],
             "column": problems.column[where],
-            "reason": problems.reason[where],
+            "reason_zh": problems.reason_zh[where],
+            "reason_en": problems.reason_en[where],
+            "outside_m": np.round(outside_m[where], 1),
         }
     )
     subset = frame.iloc[where]
     for name in frame.columns:
         label = name if name not in REJECT_COLUMNS else f"{name} (input)"
-        text = [_scalar_text(v) for v in subset[name].to_numpy(dtype=object)]
+        text = [scalar_text(v) for v in subset[name].to_numpy(dtype=object)]
         table[label] = pd.Series(
             [t if t is not None else "" for t in text], index=table.index, dtype=object
         )
@@ -693,8 +820,11 @@ def read_firms(
     sheet: str | None = None,
     layer: str | None = None,
     study_area: shapely.Geometry | None = None,
+    districts: gpd.GeoDataFrame | None = None,
     classification: Classification | None = None,
     require_code: bool = True,
+    boundary_tolerance: float = 0.0,
+    shared_min: int = SHARED_MIN,
 ) -> FirmTable:
     """Read an enterprise file and validate it with :func:`normalise_firms`.
 
@@ -704,8 +834,9 @@ def read_firms(
       ``.tsv``: the encoding is detected among UTF-8, UTF-8 with BOM, UTF-16
       with BOM, GBK and GB18030 unless ``encoding`` is given. All columns are
       read as text, so codes such as ``0511`` and ids keep leading zeros.
-    - ``.xlsx``, ``.xlsm``: the first worksheet, or ``sheet``; the first
-      non-empty row is the header.
+    - ``.xlsx``, ``.xlsm``: ``sheet``, or the first worksheet that has the
+      required columns (a notes sheet before the data is skipped, and a note
+      says which sheet was read); the first non-empty row is the header.
     - ``.gpkg``, ``.geojson``/``.json``, ``.shp``, ``.fgb``: ``layer``, or the
       only layer (or only point layer). ``encoding`` applies to Shapefiles
       without a ``.cpg`` file.
@@ -725,7 +856,7 @@ def read_firms(
     coords : str or CoordSystem
         Coordinate system of lon/lat columns (and of geometry without a CRS).
     columns : dict, optional
-        ``{schema field: file column}`` for headers the aliases do not cover.
+        ``{field: file column}`` for headers the aliases do not cover.
     encoding : str, optional
         Force a text encoding (CSV/TXT/TSV, Shapefile attributes).
     sheet : str, optional
@@ -734,10 +865,16 @@ def read_firms(
         Layer name (GeoPackage and other multi-layer files).
     study_area : shapely.Geometry, optional
         Study area in WGS84 (see :func:`normalise_firms`).
+    districts : GeoDataFrame, optional
+        District polygons to check a district column against.
     classification : Classification, optional
         Industry rules; the bundled ones by default.
     require_code : bool
-        Whether the file must have industry codes (see :func:`normalise_firms`).
+        Whether the file must have an industry column.
+    boundary_tolerance : float
+        Metres outside the study area within which points are moved inside.
+    shared_min : int
+        Firms on one point before it is flagged (0: off).
 
     Returns
     -------
@@ -753,323 +890,49 @@ def read_firms(
     """
     path = Path(path)
     if not path.exists():
-        raise InputError("file not found; check the path", file=path)
+        raise InputError("file not found; check the path", zh="找不到文件，请检查路径", file=path)
     if path.is_dir():
-        raise InputError("this is a folder; give the enterprise file inside it", file=path)
+        raise InputError("this is a folder; give the enterprise file inside it",
+                         zh="这是文件夹，请给出其中的企业名录文件", file=path)
     suffix = path.suffix.lower()
     if suffix == ".xls":
         raise InputError(
             "the old Excel .xls format is not supported; save the sheet as .xlsx or CSV",
-            file=path,
+            zh="不支持旧版 Excel .xls 格式，请另存为 .xlsx 或 CSV", file=path,
         )
     if suffix not in SUPPORTED:
         raise InputError(
-            f"unsupported file type '{suffix}'; use one of {', '.join(SUPPORTED)}", file=path
+            f"unsupported file type '{suffix}'; use one of {', '.join(SUPPORTED)}",
+            zh=f"不支持的文件类型“{suffix}”，请使用：{'、'.join(SUPPORTED)}", file=path,
         )
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc}", file=path) from exc
     if size == 0:
-        raise InputError("the file is empty", file=path)
+        raise InputError("the file is empty", zh="文件是空的", file=path)
     declared = coords if isinstance(coords, CoordSystem) else parse_coord_system(coords)
-    system = declared
-    notes: list[str] = []
-    mapping = dict(columns or {})
-    if suffix in TEXT_SUFFIXES:
-        raw, used = _read_text(path, encoding, tab=suffix == ".tsv")
-        notes.append(f"encoding: {used}")
-    elif suffix in EXCEL_SUFFIXES:
-        raw = _read_excel(path, sheet)
-    else:
-        frame = _read_parquet(path) if suffix in PARQUET_SUFFIXES else _read_layer(
-            path, layer, encoding, notes
-        )
-        raw, system = _positions_from_geometry(frame, declared, path, mapping, notes)
-    if raw.empty:
-        raise InputError("the file has a header but no data rows", file=path)
+    raw = read_table(path, system=declared, encoding=encoding, sheet=sheet, layer=layer,
+                     require_code=require_code)
+    if raw.frame.empty:
+        raise InputError("the file has a header but no data rows", zh="文件只有表头，没有数据行",
+                         file=path)
+    mapping = {**(columns or {}), **raw.columns}
+    if raw.columns and columns and ({"lon", "lat"} & set(columns)):
+        raw.notes.append("positions taken from the point geometry; the lon/lat mapping is ignored")
     table = normalise_firms(
-        raw,
+        raw.frame,
         source=str(path),
-        coords=system,
+        coords=raw.system,
         columns=mapping or None,
         study_area=study_area,
+        districts=districts,
         classification=classification,
         require_code=require_code,
+        source_rows=raw.rows,
+        boundary_tolerance=boundary_tolerance,
+        shared_min=shared_min,
     )
-    table.summary["notes"] = notes + table.summary["notes"]
+    table.summary["blank_rows"] = raw.blank_rows
+    table.summary["notes"] = raw.notes + table.summary["notes"]
     return table
-
-
-def _decode(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
-    """Decode a text file: the given encoding, else BOM, UTF-8, GBK, GB18030."""
-    if encoding:
-        try:
-            return data.decode(encoding), encoding
-        except LookupError as exc:
-            raise ConfigError(f"unknown encoding '{encoding}'") from exc
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"the file is not valid {encoding} (byte {exc.start}); leave the encoding "
-                "unset to detect it, or give the right one",
-                file=path,
-            ) from exc
-    if data.startswith(codecs.BOM_UTF8):
-        candidates = [("utf-8-sig", "UTF-8 with BOM")]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = [("utf-16", "UTF-16")]
-    else:
-        candidates = [("utf-8", "UTF-8"), ("gbk", "GBK"), ("gb18030", "GB18030")]
-    for name, label in candidates:
-        try:
-            return data.decode(name), label
-        except UnicodeDecodeError:
-            continue
-    hint = ""
-    try:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data[:200_000]).best()
-        if best is not None:
-            hint = f" It may be {best.encoding}; if so, pass that encoding (--encoding)."
-    except Exception:  # noqa: BLE001 - the hint is optional, the error below is not
-        hint = ""
-    raise InputError(
-        "cannot decode the file as UTF-8, UTF-8 with BOM, GBK or GB18030; save it as UTF-8 "
-        f"CSV or pass its encoding.{hint}",
-        file=path,
-    )
-
-
-def _sniff_delimiter(text: str) -> str:
-    """Pick the delimiter that splits the header line most often (comma if none)."""
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {sep: header.count(sep) for sep in (",", "\t", ";", "|")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
-
-
-def _read_text(path: Path, encoding: str | None, *, tab: bool) -> tuple[pd.DataFrame, str]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc}", file=path) from exc
-    text, used = _decode(data, encoding, path)
-    # a BOM left by an explicit encoding="utf-8" would stick to the first header
-    text = text.removeprefix("\ufeff")
-    if "\x00" in text[:65536]:
-        raise InputError(
-            "the file contains binary data, not text; is it really a CSV/TXT file?", file=path
-        )
-    if not text.strip():
-        raise InputError("the file is empty", file=path)
-    sep = "\t" if tab else _sniff_delimiter(text)
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False
-        )
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise InputError(
-            f"cannot parse the file as a table with '{sep}' between columns: {exc}", file=path
-        ) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InputError("the file is empty", file=path) from exc
-    return frame, used
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    return _scalar_text(value) or ""
-
-
-def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InputError(
-            f"cannot open the file as an Excel workbook ({exc}); is it corrupt or another "
-            "format?",
-            file=path,
-        ) from exc
-    try:
-        if sheet is None:
-            worksheet = book.worksheets[0]
-        elif sheet in book.sheetnames:
-            worksheet = book[sheet]
-        else:
-            raise InputError(
-                f"no worksheet '{sheet}'; the sheets are: {', '.join(book.sheetnames)}", file=path
-            )
-        records = []
-        header: list[str] | None = None
-        for values in worksheet.iter_rows(values_only=True):
-            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-                continue
-            if header is None:
-                header = [
-                    _cell_text(v) or f"column_{i + 1}" for i, v in enumerate(values)
-                ]
-                continue
-            records.append([_cell_text(v) for v in values])
-    except InputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types on corrupt sheets
-        raise InputError(f"cannot read the worksheet: {exc}", file=path) from exc
-    finally:
-        book.close()
-    if header is None or not records:
-        raise InputError(
-            f"the worksheet '{worksheet.title}' has no data rows; the sheets are: "
-            f"{', '.join(book.sheetnames)} (choose one with --sheet)",
-            file=path,
-        )
-    width = len(header)
-    records = [(r + [""] * width)[:width] for r in records]
-    return pd.DataFrame(records, columns=header, dtype=object)
-
-
-def _gdal_message(exc: Exception) -> str:
-    """GDAL's message without its hint about driver prefixes, which does not apply here."""
-    text = str(exc).split("; It might help")[0].rstrip(". ")
-    return f"{text}; is the file complete and in the format its extension says?"
-
-
-def _read_layer(path: Path, layer: str | None, encoding: str | None, notes: list[str]):
-    import pyogrio
-
-    try:
-        layers = pyogrio.list_layers(path)
-    except Exception as exc:  # noqa: BLE001 - GDAL errors on corrupt files vary by driver
-        raise InputError(
-            f"cannot open the file as a GIS layer: {_gdal_message(exc)}", file=path
-        ) from exc
-    names = [str(name) for name, _ in layers]
-    if layer is None and len(names) > 1:
-        points = [str(name) for name, kind in layers if kind and "point" in str(kind).lower()]
-        if len(points) != 1:
-            raise InputError(
-                f"the file has several layers ({', '.join(names)}); choose one with --layer",
-                file=path,
-            )
-        layer = points[0]
-        notes.append(f"layer: {layer} (the only point layer)")
-    elif layer is not None and layer not in names:
-        raise InputError(f"no layer '{layer}'; the layers are: {', '.join(names)}", file=path)
-    options: dict[str, Any] = {}
-    if path.suffix.lower() == ".shp":
-        encoding = encoding or _shapefile_encoding(path, notes)
-        if encoding:
-            options["encoding"] = encoding
-    try:
-        return pyogrio.read_dataframe(path, layer=layer, **options)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"cannot read the layer: {_gdal_message(exc)}", file=path) from exc
-
-
-def _shapefile_encoding(path: Path, notes: list[str]) -> str | None:
-    """Guess the attribute encoding of a Shapefile that does not declare one.
-
-    Without a ``.cpg`` file or a code page in the DBF header, GDAL reads text as
-    ISO-8859-1 and Chinese names come out garbled without any error. Older
-    Chinese ArcGIS exports are GBK, newer ones UTF-8; the records tell them apart.
-    """
-    if any(path.with_suffix(s).exists() for s in (".cpg", ".CPG")):
-        return None
-    dbf = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF")) if p.exists()),
-               None)
-    if dbf is None:
-        return None
-    try:
-        data = dbf.read_bytes()
-    except OSError:
-        return None
-    if len(data) < 32 or data[29] != 0:  # byte 29: the DBF code page (0 = none declared)
-        return None
-    header_length = int.from_bytes(data[8:10], "little")
-    records = data[header_length:]
-    if records.isascii():
-        return None
-    for name, label in (("utf-8", "UTF-8"), ("gb18030", "GB18030")):
-        try:
-            records.decode(name)
-        except UnicodeDecodeError:
-            continue
-        notes.append(f"Shapefile without .cpg: attributes read as {label}")
-        return name
-    return None
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
-    try:
-        schema = pq.read_schema(path)
-        if schema.metadata and b"geo" in schema.metadata:
-            return gpd.read_parquet(path)
-        return pd.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types on corrupt files
-        raise InputError(f"cannot read the file as (Geo)Parquet: {exc}", file=path) from exc
-
-
-def _positions_from_geometry(
-    frame: pd.DataFrame,
-    declared: CoordSystem,
-    path: Path,
-    mapping: dict[str, str],
-    notes: list[str],
-) -> tuple[pd.DataFrame, CoordSystem]:
-    """Attribute table with x/y taken from point geometry, and the system they are in.
-
-    ``mapping`` is updated in place so lon/lat point at the geometry columns.
-    """
-    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
-        return pd.DataFrame(frame), declared
-    geoms = np.asarray(frame.geometry.values, dtype=object)
-    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    kinds = shapely.get_type_id(geoms)
-    single = (kinds == shapely.GeometryType.MULTIPOINT) & (shapely.get_num_geometries(geoms) == 1)
-    geoms = np.where(single, shapely.get_geometry(geoms, 0), geoms)
-    points = present & (shapely.get_type_id(geoms) == shapely.GeometryType.POINT)
-    attributes = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    if present.any() and not points.any():
-        kind = geoms[np.flatnonzero(present)[0]].geom_type
-        raise InputError(
-            f"the layer holds {kind} geometries; enterprises must be points", file=path
-        )
-    if not present.any():
-        notes.append("the layer has no geometry; positions read from lon/lat columns")
-        return attributes, declared
-    x = np.full(len(geoms), np.nan)
-    y = np.full(len(geoms), np.nan)
-    x[points] = shapely.get_x(geoms[points])
-    y[points] = shapely.get_y(geoms[points])
-    x_name, y_name = _GEOM_X, _GEOM_Y
-    while x_name in attributes or y_name in attributes:
-        x_name, y_name = "_" + x_name, "_" + y_name
-    attributes[x_name] = x
-    attributes[y_name] = y
-    if "lon" in mapping or "lat" in mapping:
-        notes.append("positions taken from the point geometry; the lon/lat mapping is ignored")
-    mapping["lon"], mapping["lat"] = x_name, y_name
-
-    crs = frame.crs
-    if crs is None:
-        notes.append(f"the file has no CRS; positions read as {declared.label()}")
-        return attributes, declared
-    if declared.crs is None and crs.is_geographic:
-        notes.append(
-            f"the file says {crs.name}, read as {declared.label()} as requested "
-            "(GCJ-02/BD-09 files are often labelled WGS 84)"
-        )
-        return attributes, declared
-    epsg = crs.to_epsg()
-    system = CoordSystem(f"EPSG:{epsg}" if epsg else crs.name, crs)
-    if declared.name != "wgs84" and declared.crs != crs:
-        notes.append(f"the file's CRS ({system.label()}) is used, not {declared.label()}")
-    return attributes, system

@@ -346,6 +346,64 @@ class Classification:
         return out
 
 
+    def match_section(self, letter: str) -> tuple[str, str | None, bool]:
+        """Classify a firm known only by its section (门类), when the rules allow.
+
+        Parameters
+        ----------
+        letter : str
+            A section letter.
+
+        Returns
+        -------
+        tuple
+            ``(group, field, high_tech)`` shared by every division of the
+            section; ``field`` is None and ``high_tech`` False unless all
+            divisions agree; ``("other", None, False)`` when the divisions fall
+            in different groups.
+        """
+        divisions = load_divisions()
+        results = {self.match(letter + d) for d in divisions.loc[
+            divisions["section"] == letter, "division"]}
+        groups = {r[0] for r in results}
+        if len(groups) != 1:
+            return ("other", None, False)
+        fields = {r[1] for r in results}
+        return (groups.pop(), fields.pop() if len(fields) == 1 else None,
+                all(r[2] for r in results))
+
+    def classify_codes(self, codes: pd.Series) -> pd.DataFrame:
+        """Classify normalised codes (``"C3911"``, ``"C17"``, ``"C"``; None for none).
+
+        Parameters
+        ----------
+        codes : pandas.Series
+            Codes as resolved by :func:`geo.industry_codes.resolve_industry`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Same index; ``industry_code``, ``section``, ``division`` (None for
+            a section-only code), ``group``, ``field``, ``high_tech``.
+        """
+        positions, uniques = pd.factorize(pd.Series(codes, dtype=object), use_na_sentinel=True)
+        table = np.empty((len(uniques) + 1, 6), dtype=object)
+        for i, code in enumerate(uniques):
+            group, field_, high_tech = (
+                self.match(code) if len(code) > 1 else self.match_section(code)
+            )
+            table[i] = (code, code[0], code[1:3] or None, group, field_, high_tech)
+        table[-1] = (None, None, None, None, None, False)
+        picked = table[positions]
+        names = ("industry_code", "section", "division", "group", "field", "high_tech")
+        out = pd.DataFrame({
+            name: pd.Series(picked[:, j], index=codes.index, dtype=object)
+            for j, name in enumerate(names)
+        })
+        out["high_tech"] = out["high_tech"].astype(bool)
+        return out
+
+
 def _validate_rules(table: pd.DataFrame, source: str) -> pd.DataFrame:
     """Check a rules table; return it cleaned (prefix digits, bool flag, None fields)."""
     missing = [c for c in RULE_COLUMNS if c not in table.columns]

@@ -202,6 +202,7 @@ def maximal_covering(
     groups: np.ndarray | None = None,
     time_limit: float = 60.0,
     seed: int = 0,
+    at_most: bool = False,
 ) -> Solution:
     """Choose ``k`` candidates covering the most demand within ``radius``.
 
@@ -224,6 +225,9 @@ def maximal_covering(
         Solver time limit in seconds.
     seed : int
         Solver random seed.
+    at_most : bool
+        Choose at most ``k`` sites: fewer when the spacing or group constraints
+        allow no more, or when more would displace sites that cover demand.
 
     Returns
     -------
@@ -255,7 +259,7 @@ def maximal_covering(
     sets = _conflicts(candidate_xy, min_spacing, groups)
     greedy = _greedy_cover(cover, weight, k, sets)
     start = None
-    if len(greedy) == k:
+    if len(greedy) == k or at_most:
         start = np.zeros(m + n_y)
         start[greedy] = 1.0
         start[m:] = np.minimum(1.0, cover[:, greedy].sum(axis=1).A1)
@@ -265,7 +269,8 @@ def maximal_covering(
     conflicts = _conflict_rows(sets, m)
     conflicts = sparse.hstack([conflicts, sparse.csr_matrix((conflicts.shape[0], n_y))])
     rows = sparse.vstack([coverage_rows, count_row, conflicts], format="csr")
-    lower = np.r_[np.full(n_y, -np.inf), k, np.full(conflicts.shape[0], -np.inf)]
+    lower = np.r_[np.full(n_y, -np.inf), 0 if at_most else k,
+                  np.full(conflicts.shape[0], -np.inf)]
     upper = np.r_[np.zeros(n_y), k, np.ones(conflicts.shape[0])]
     cost = np.r_[np.zeros(m), weight]
     chosen, gap, seconds, status = _solve(
@@ -320,6 +325,7 @@ def p_median(
     groups: np.ndarray | None = None,
     time_limit: float = 60.0,
     seed: int = 0,
+    at_most: bool = False,
 ) -> Solution:
     """Choose ``k`` candidates minimising the demand-weighted distance to the nearest one.
 
@@ -339,6 +345,9 @@ def p_median(
         Solver time limit in seconds.
     seed : int
         Solver random seed.
+    at_most : bool
+        Choose between 1 and ``k`` sites (fewer when the spacing or group
+        constraints allow no more).
 
     Returns
     -------
@@ -379,7 +388,8 @@ def p_median(
     conflicts = _conflict_rows(_conflicts(candidate_xy, min_spacing, groups), m)
     conflicts = sparse.hstack([conflicts, sparse.csr_matrix((conflicts.shape[0], n * m))])
     rows = sparse.vstack([assign, link, count_row, conflicts], format="csr")
-    lower = np.r_[np.ones(n), np.full(n * m, -np.inf), k, np.full(conflicts.shape[0], -np.inf)]
+    lower = np.r_[np.ones(n), np.full(n * m, -np.inf), 1 if at_most else k,
+                  np.full(conflicts.shape[0], -np.inf)]
     upper = np.r_[np.ones(n), np.zeros(n * m), k, np.ones(conflicts.shape[0])]
     cost = np.r_[np.zeros(m), (demand[keep, None] * dist).ravel()]
     chosen, gap, seconds, status = _solve(

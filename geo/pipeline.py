@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geo import __version__
@@ -43,7 +44,7 @@ from geo.maps import (
     web_map,
     zone_provenance,
 )
-from geo.outputs import atomic_folder, atomic_path
+from geo.outputs import atomic_folder, atomic_path, check_output_folder
 from geo.qgis import write_layer_styles
 from geo.seed import BASE_SIZE, generate_firms
 from geo.siting import SiteOptions, site_zones
@@ -124,6 +125,14 @@ class RunConfig:
     exports : list of str
         Extra export formats of every layer (``shp``, ``kml``, ``geojson``...),
         written inside the run folder besides ``layers.gpkg``.
+    boundary_tolerance : float
+        Metres outside the study area within which firms are kept (moved 1 m
+        inside, the distance recorded) instead of rejected.
+    keep_flagged : bool
+        Keep firms with suspect positions (geocoder fallbacks, district
+        mismatches) in the distance-based statistics, clusters, hot spots and
+        siting; by default they are left out of these (they stay in the firms
+        layer and the zonal indices).
     """
 
     firms: Path | None = None
@@ -155,6 +164,8 @@ class RunConfig:
     site_cell: float = 1000.0
     site_mask: str = "built-up"
     exports: list[str] = field(default_factory=list)
+    boundary_tolerance: float = 0.0
+    keep_flagged: bool = False
 
 
 # TOML layout: section -> {key: RunConfig field}
@@ -167,6 +178,8 @@ _TOML_KEYS = {
         "sheet": "sheet",
         "layer": "layer",
         "classification": "classification",
+        "boundary_tolerance": "boundary_tolerance",
+        "keep_flagged": "keep_flagged",
     },
     "seed": {"n": "seed_n", "seed": "seed"},
     "zones": None,  # free-form: layer name -> bundled name or file
@@ -279,11 +292,14 @@ class RunResult:
         The manifest also written to ``manifest.json``.
     summary : pandas.DataFrame
         Firms by district and group.
+    table : FirmTable or None
+        The enterprises read (with their column mapping and row accounting).
     """
 
     folder: Path
     manifest: dict[str, Any]
     summary: pd.DataFrame
+    table: FirmTable | None = None
 
 
 def summarise_by_zone(
@@ -334,8 +350,13 @@ def summarise_by_zone(
     return table.rename_axis("zone_id").reset_index()
 
 
-def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunResult:
+def run(
+    config: RunConfig, on_step: Callable[[str], None] | None = None, *, force: bool = False
+) -> RunResult:
     """Run the whole job described by ``config`` and write the run folder.
+
+    Re-running into a run folder replaces what the previous run wrote; any
+    other file there (a map drawn with ``geo map``, the user's notes) is kept.
 
     Parameters
     ----------
@@ -343,10 +364,19 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
         Inputs, parameters and output folder.
     on_step : callable, optional
         Called with a short description as each step starts (progress display).
+    force : bool
+        Replace files in the run folder that the run did not write but would
+        write now (without it, such a clash stops the run before any work).
 
     Returns
     -------
     RunResult
+
+    Raises
+    ------
+    OutputError
+        Before any work, if the output folder is not a run folder or, without
+        ``force``, holds a user's file of the same name as an output.
     """
     timings: dict[str, float] = {}
 
@@ -383,6 +413,8 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
             cell=config.site_cell, mask=config.site_mask, seed=config.seed,
         )
         site_options.check()  # bad siting options fail now, not after the analyses
+    planned = _planned_outputs(config)
+    check_output_folder(config.output, planned=planned, force=force)  # now, not after the work
 
     with step("load zone layers"):
         districts = load_layer(config.zones["districts"])
@@ -405,8 +437,9 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
                 encoding=config.encoding,
                 sheet=config.sheet,
                 layer=config.layer,
-                study_area=area,
+                districts=districts,
                 classification=load_classification(config.classification),
+                boundary_tolerance=config.boundary_tolerance,
             )
         else:
             table = generate_firms(config.seed_n, config.seed)
@@ -432,6 +465,19 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
         if config.grid:
             zones["grid"] = load_zones(config.grid, area=area, analysis_crs=config.analysis_crs)
             zone_of["grid"] = assign_points(projected, zones["grid"].to_crs(analysis.crs))
+    # firms on a geocoder's fallback point or in the wrong district would put false
+    # spikes into every distance-based result: those use the well-placed firms only
+    located = np.ones(len(firms), dtype=bool)
+    if not config.keep_flagged:
+        located = ~firms["suspect_position"].to_numpy(dtype=bool)
+    placed = firms[located].reset_index(drop=True)
+    notes: list[str] = []  # things the user should know, kept in the manifest
+    if not located.all():
+        notes.append(
+            f"{int((~located).sum()):,} firms with suspect positions (geocoder fallback points, "
+            "district mismatches; see flagged.csv) are left out of the distance-based "
+            "statistics, clusters, hot spots and siting (keep them with --keep-flagged)"
+        )
     with step("zonal indices"):
         indices = [
             zonal_indices(
@@ -444,25 +490,25 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
     if config.grid:
         with step("hot spots and bivariate LISA"):
             grid_clusters = grid_cluster_statistics(
-                firms, zones["grid"], zone_of["grid"].to_numpy(),
-                focus=firms["group"].eq("producer_services").to_numpy(),
-                other=firms["group"].eq("manufacturing").to_numpy(),
+                placed, zones["grid"], zone_of["grid"].to_numpy()[located],
+                focus=placed["group"].eq("producer_services").to_numpy(),
+                other=placed["group"].eq("manufacturing").to_numpy(),
                 permutations=config.permutations, seed=config.seed,
                 analysis_crs=config.analysis_crs,
             ).assign(synthetic=synthetic)
     with step("producer-service cluster areas (HDBSCAN)"):
         ps_clusters, _ = cluster_areas(
-            firms, firms["group"].eq("producer_services").to_numpy(), zones=zones,
+            placed, placed["group"].eq("producer_services").to_numpy(), zones=zones,
             min_cluster_size=config.min_cluster_size, analysis_crs=config.analysis_crs,
         )
         ps_clusters["synthetic"] = synthetic
     siting = None
-    notes: list[str] = []  # things the user should know, kept in the manifest
     if site_options is not None:
         with step("siting new producer-service zones"):
             try:
-                siting = site_zones(firms, zones, site_options, clusters=ps_clusters,
+                siting = site_zones(placed, zones, site_options, clusters=ps_clusters,
                                     analysis_crs=config.analysis_crs)
+                notes.extend(siting.summary["notes"])  # e.g. fewer zones than asked for
             except (ConfigError, InputError) as exc:
                 # too few firms or candidates for siting must not cost the other outputs
                 notes.append(f"siting skipped: {exc}")
@@ -470,10 +516,10 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
     if config.distance_nsim >= 0:
         with step("distance-based functions and co-location"):
             distance = run_distance_analyses(
-                firms, area, config.analysis_crs, nsim=config.distance_nsim, seed=config.seed,
+                placed, area, config.analysis_crs, nsim=config.distance_nsim, seed=config.seed,
             )
 
-    with atomic_folder(config.output) as folder:
+    with atomic_folder(config.output, planned=planned, force=force) as folder:
         outputs = _write_outputs(
             folder, config, recipe, zones, firms, table, summary, indices, distance,
             {"grid_clusters": grid_clusters, "ps_clusters": ps_clusters,
@@ -491,7 +537,22 @@ def run(config: RunConfig, on_step: Callable[[str], None] | None = None) -> RunR
         manifest["notes"] = notes
         with atomic_path(folder / "manifest.json") as tmp:
             tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    return RunResult(folder=Path(config.output).resolve(), manifest=manifest, summary=summary)
+    return RunResult(folder=Path(config.output).resolve(), manifest=manifest, summary=summary,
+                     table=table)
+
+
+def _planned_outputs(config: RunConfig) -> list[str]:
+    """Glob patterns of every file the run may write (as ``_write_outputs`` names them)."""
+    names = ["manifest.json", "README.txt", "map.html", "layers.gpkg", "static/map_*.png",
+             "static/map_*.pdf", "summary_district_group.csv", "indices*.csv", "density_*.tif",
+             "clusters.csv", "rejects.csv", "flagged.csv"]
+    if config.site_k > 0:
+        names.append("sites.csv")
+    if config.distance_nsim >= 0:
+        names += ["distance_functions.csv", "colocation.csv", "plots/*"]
+    names += [f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}"
+              for fmt in config.exports]
+    return names
 
 
 def _write_outputs(
@@ -608,6 +669,8 @@ def _write_outputs(
                 outputs.append(name)
         if table.write_rejects(folder / "rejects.csv"):
             outputs.append("rejects.csv")
+        if table.write_flagged(folder / "flagged.csv"):
+            outputs.append("flagged.csv")
         readme = _readme(config, table, synthetic, source_note)
         (folder / "README.txt").write_text(readme, encoding="utf-8")
         outputs.append("README.txt")
@@ -621,6 +684,8 @@ def _readme(config: RunConfig, table: FirmTable, synthetic: bool, source_note: s
         f"enterprises / 企业: {table.source}",
         f"valid / 有效: {table.summary['n_valid']}, rejected / 剔除: {table.summary['n_rejected']}"
         + (" (see rejects.csv)" if table.summary["n_rejected"] else ""),
+        f"flagged / 有标记: {table.summary.get('n_flagged', 0)}"
+        + (" (see flagged.csv)" if table.summary.get("n_flagged") else ""),
         "",
         "map.html                    interactive map / 交互地图",
         "layers.gpkg                 every layer (QGIS, ArcGIS) / 全部图层",

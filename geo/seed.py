@@ -305,9 +305,10 @@ def generate_firms(n: int = BASE_SIZE, seed: int = 20261122) -> FirmTable:
         study_area=study_area(districts.reset_index()),
         classification=load_classification(),
         synthetic=True,
+        geocode_checks=False,  # drawn points: no geocoder made them
     )
     if len(table.rejects):
-        reasons = table.rejects["reason"].value_counts().to_dict()
+        reasons = table.rejects["reason_en"].value_counts().to_dict()
         raise ConfigError(f"the seed generator produced invalid firms: {reasons}")
     return table
 

@@ -19,6 +19,8 @@ manufacturing that is under-served today? The steps:
 5. Selection: MCLP maximising the unmet demand within the radius of the
    chosen sites, or p-median minimising the unmet-demand-weighted distance
    (:mod:`geo.locate`), with optional minimum spacing and one per platform.
+   At most ``k`` zones: one that would add no unmet demand is never proposed,
+   and the summary's notes say when fewer than ``k`` are.
 6. Each chosen zone adds supply (by default the median supply of the existing
    strong clusters); accessibility is recomputed to report before and after.
 
@@ -57,7 +59,7 @@ class SiteOptions:
     Attributes
     ----------
     k : int
-        Number of new zones.
+        Number of new zones; fewer are proposed when fewer would add unmet demand.
     radius : float
         Service radius (metres): catchment of the 2SFCA and coverage of MCLP.
     method : {"mclp", "p-median"}
@@ -143,7 +145,9 @@ class SitingResult:
         Every candidate with its scores, ``eligible`` and ``excluded`` (why
         not eligible) (WGS84).
     summary : dict
-        Totals before and after, solver, gap, timing and parameters.
+        Totals before and after, solver, gap, timing and parameters;
+        ``n_proposed`` zones, the unit of demand (``demand_unit_zh``,
+        ``demand_unit_en``) and ``notes`` (e.g. why fewer than ``k`` zones).
     """
 
     sites: gpd.GeoDataFrame
@@ -248,12 +252,45 @@ def _candidates(options: SiteOptions, zones: dict[str, gpd.GeoDataFrame],
     return frame
 
 
-def _reasons(row: pd.Series, unit: str, radius_km: float, field_text: tuple[str, str]) -> tuple[
-        str, str]:
+def demand_units(weighting: str, high_tech_weight: float = 1.0) -> tuple[str, str]:
+    """Name the unit of the demand figures, in Chinese and English, as weighted.
+
+    Parameters
+    ----------
+    weighting : {"count", "employment"}
+        Weight of a firm.
+    high_tech_weight : float
+        Multiplier of high-tech manufacturing; other than 1 the unit says so.
+
+    Returns
+    -------
+    tuple of str
+        E.g. ``("名从业人员", "employees")`` or
+        ``("加权从业人员（高技术制造业×2）", "weighted employees (high-tech ×2)")``.
+
+    Examples
+    --------
+    >>> demand_units("count", 1.5)
+    ('加权企业数（高技术制造业×1.5）', 'weighted firms (high-tech ×1.5)')
+    """
+    employment = weighting == "employment"
+    if high_tech_weight == 1:
+        return ("名从业人员", "employees") if employment else ("家企业", "firms")
+    what_zh, what_en = ("从业人员", "employees") if employment else ("企业数", "firms")
+    return (f"加权{what_zh}（高技术制造业×{high_tech_weight:g}）",
+            f"weighted {what_en} (high-tech ×{high_tech_weight:g})")
+
+
+def _amount(value: float) -> str:
+    """Format a demand figure: whole numbers, but a small positive one not as 0."""
+    return f"{value:,.0f}" if value >= 10 or value == 0 else f"{value:.2g}"
+
+
+def _reasons(row: pd.Series, units: tuple[str, str], radius_km: float,
+             field_text: tuple[str, str]) -> tuple[str, str]:
     where_zh = "、".join(v for v in (row["district"], row["platform"], row["town"]) if v)
     where_en = ", ".join(v for v in (row["district_en"], row["platform_en"], row["town_en"]) if v)
-    unit_zh = "家企业" if unit == "count" else "名从业人员"
-    unit_en = "firms" if unit == "count" else "employees"
+    unit_zh, unit_en = units
     access = row["access_before"]
     if not np.isfinite(access):  # no manufacturing in reach
         access_zh, access_en = "无从计算（范围内无制造业）", "undefined (no manufacturing in reach)"
@@ -265,21 +302,28 @@ def _reasons(row: pd.Series, unit: str, radius_km: float, field_text: tuple[str,
     after_zh = f"，可达性提升至全市平均的 {after:.0%}" if np.isfinite(after) else ""
     after_en = f" and lifts accessibility to {after:.0%} of the city average" if np.isfinite(
         after) else ""
-    coagg = "" if np.isnan(row["coagg_quality"]) else f"{row['coagg_quality']:.2f}"
+    # LQ and co-agglomeration are undefined (NaN) with no firm in reach: say nothing then
+    nearby_zh, nearby_en = [], []
+    if np.isfinite(row["lq_producer_services"]):
+        nearby_zh.append(f"周边生产性服务业区位熵 {row['lq_producer_services']:.2f}")
+        nearby_en.append(f"Producer-service LQ nearby {row['lq_producer_services']:.2f}")
+    if np.isfinite(row["coagg_quality"]):
+        nearby_zh.append(f"两业协同集聚质量 {row['coagg_quality']:.2f}")
+        nearby_en.append(f"co-agglomeration quality {row['coagg_quality']:.2f}")
     zh = (
-        f"{where_zh or '研究区'}：{radius_km:g} km 范围内制造业需求 {row['demand']:,.0f}"
-        f"（{unit_zh}），{field_text[0]}可达性{access_zh}，"
-        f"未满足需求 {row['unmet_demand']:,.0f}；本区新增覆盖未满足需求 "
-        f"{row['unmet_covered']:,.0f}{after_zh}。"
-        f"周边生产性服务业区位熵 {row['lq_producer_services']:.2f}"
-        + (f"，两业协同集聚质量 {coagg}" if coagg else "") + "。"
+        f"{where_zh or '研究区'}：{radius_km:g} km 范围内制造业需求 {_amount(row['demand'])} "
+        f"{unit_zh}，{field_text[0]}可达性{access_zh}，"
+        f"未满足需求 {_amount(row['unmet_demand'])}；本区新增覆盖未满足需求 "
+        f"{_amount(row['unmet_covered'])}{after_zh}。"
+        + ("，".join(nearby_zh) + "。" if nearby_zh else "")
     )
+    nearby = ", ".join(nearby_en)
     en = (
-        f"{where_en or 'Study area'}: manufacturing demand of {row['demand']:,.0f} {unit_en} "
-        f"within {radius_km:g} km, {field_text[1]} accessibility {access_en}, unmet demand "
-        f"{row['unmet_demand']:,.0f}; this zone newly covers {row['unmet_covered']:,.0f} of "
-        f"unmet demand{after_en}. Producer-service LQ nearby {row['lq_producer_services']:.2f}"
-        + (f", co-agglomeration quality {coagg}" if coagg else "") + "."
+        f"{where_en or 'Study area'}: manufacturing demand of {_amount(row['demand'])} "
+        f"{unit_en} within {radius_km:g} km, {field_text[1]} accessibility {access_en}, "
+        f"unmet demand {_amount(row['unmet_demand'])}; this zone newly covers "
+        f"{_amount(row['unmet_covered'])} of unmet demand{after_en}."
+        + (f" {nearby[:1].upper()}{nearby[1:]}." if nearby else "")
     )
     return zh, en
 
@@ -295,6 +339,10 @@ def site_zones(
     analysis_crs: str = DEFAULT_ANALYSIS_CRS,
 ) -> SitingResult:
     """Propose ``k`` new producer-service zones where manufacturing is under-served.
+
+    Every proposed zone adds unmet demand (``unmet_covered > 0``); when fewer
+    than ``k`` candidates would, fewer zones are proposed and
+    ``summary["notes"]`` says so.
 
     Parameters
     ----------
@@ -320,6 +368,14 @@ def site_zones(
     Returns
     -------
     SitingResult
+
+    Raises
+    ------
+    ConfigError
+        If no candidate remains after the mask and cluster exclusion.
+    InputError
+        If there is no demand or supply, or no eligible candidate has unmet
+        demand within the radius.
     """
     options = options or SiteOptions()
     options.check()
@@ -379,10 +435,10 @@ def site_zones(
         in_cluster = shapely.covered_by(shapely.points(site_xy), hull)
         excluded[(excluded == "") & in_cluster] = "inside a strong producer-service cluster"
     eligible = excluded == ""
-    if eligible.sum() < options.k:
+    if not eligible.any():
         raise ConfigError(
-            f"only {int(eligible.sum())} candidate(s) remain after the mask and cluster "
-            f"exclusion, fewer than k = {options.k}: widen the mask or lower k"
+            "no candidate remains after the mask and cluster exclusion: widen the mask "
+            "(--mask none) or allow candidates in clusters (--keep-clusters)"
         )
 
     # scores of every candidate within the radius
@@ -413,20 +469,43 @@ def site_zones(
         platform_ids = assign_points(gpd.GeoDataFrame(geometry=frame["site"], crs=crs),
                                      zones["platforms"].to_crs(crs))
         groups = platform_ids.to_numpy()[pool]
+    # at most k: a zone forced in only to make up the number would serve nobody
     common = dict(min_spacing=options.min_spacing, groups=groups,
-                  time_limit=options.time_limit, seed=options.seed)
+                  time_limit=options.time_limit, seed=options.seed, at_most=True)
+    k = min(options.k, len(pool))
     demand_xy = xy[d_idx]
     if options.method == "mclp":
-        solution = maximal_covering(demand_xy, unmet, site_xy[pool], options.k, options.radius,
+        solution = maximal_covering(demand_xy, unmet, site_xy[pool], k, options.radius,
                                     **common)
     else:
         cells_xy, cells_w = _aggregate(demand_xy, unmet, options.cell)
-        solution = p_median(cells_xy, cells_w, site_xy[pool], options.k, **common)
+        solution = p_median(cells_xy, cells_w, site_xy[pool], k, **common)
     chosen = pool[solution.chosen]
 
     # rank chosen sites by the unmet demand each adds (greedy order)
     order, marginal = _rank(demand_xy, unmet, site_xy[chosen], options.radius)
-    chosen = chosen[order]
+    # never propose a zone that adds no unmet demand (the greedy order puts them last)
+    useful = marginal > 1e-9 * unmet.sum()
+    chosen, marginal = chosen[order][useful], marginal[useful]
+    if len(chosen) == 0:
+        raise InputError(
+            f"no eligible candidate has unmet manufacturing demand within {options.radius:g} m: "
+            "the manufacturing near every candidate is served at the city average or better; "
+            "widen the mask or the radius"
+        )
+    notes = []
+    if len(chosen) < options.k:
+        limits = [text for flag, text in (
+            (len(pool) < options.k, f"{len(pool)} eligible candidate(s)"),
+            (options.one_per_platform, "one zone per platform"),
+            (options.min_spacing > 0, f"{options.min_spacing:g} m spacing"),
+        ) if flag]
+        notes.append(
+            f"only {len(chosen)} of the {options.k} requested zones add unmet demand"
+            + (f" (with {', '.join(limits)})" if limits else "")
+            + f": {len(chosen)} proposed / 仅 {len(chosen)} 处新区能新增覆盖未满足需求，"
+            f"少于要求的 {options.k} 处"
+        )
 
     # accessibility after: each new zone adds supply at its site
     zone_supply = options.zone_supply
@@ -470,7 +549,8 @@ def site_zones(
     sites["label_en"] = [f"Proposed {r}" for r in sites["rank"]]
     field_text = ((label(options.field, "zh"), label(options.field, "en")) if options.field
                   else ("生产性服务业", "producer-service"))
-    reasons = [_reasons(row, options.weighting, options.radius / 1000, field_text)
+    units = demand_units(options.weighting, options.high_tech_weight)
+    reasons = [_reasons(row, units, options.radius / 1000, field_text)
                for _, row in sites.iterrows()]
     sites["reason_zh"] = [r[0] for r in reasons]
     sites["reason_en"] = [r[1] for r in reasons]
@@ -498,6 +578,9 @@ def site_zones(
         "objective": solution.objective,
         "n_candidates": int(len(frame)),
         "n_eligible": int(eligible.sum()),
+        "n_proposed": int(len(chosen)),
+        "demand_unit_zh": units[0],
+        "demand_unit_en": units[1],
         "n_manufacturing": int(manufacturing.sum()),
         "n_supply": int(supplying.sum()),
         "demand_total": float(total),
@@ -511,6 +594,7 @@ def site_zones(
         "demand_near_clusters_after": float(demand[d_idx][covered_after].sum()),
         "share_covered_before": float(demand[d_idx][covered_before].sum() / total),
         "share_covered_after": float(demand[d_idx][covered_after].sum() / total),
+        "notes": notes,
     }
     return SitingResult(site_layer.to_crs(WGS84), catchments.to_crs(WGS84),
                         candidate_layer.to_crs(WGS84), summary)

@@ -17,7 +17,9 @@ AREA = box(118.3, 29.1, 120.8, 30.6)
 
 OUTPUT_COLUMNS = [
     "firm_id", "name", "industry_code", "section", "division", "group", "field", "high_tech",
-    "employees", "revenue", "year", "lon", "lat", "source_row", "synthetic", "geometry",
+    "employees", "revenue", "registered_capital", "capital_currency", "year",
+    "reported_district", "address", "lon", "lat", "source_row", "flag_zh", "flag_en",
+    "suspect_position", "snapped_m", "synthetic", "geometry",
 ]
 
 # The shared fixture: eight firms with Chinese names, leading-zero ids and codes.
@@ -124,7 +126,8 @@ def test_normalised_contract(reference):
     assert firms["employees"].dtype == np.float64
     assert firms["revenue"].dtype == np.float64
     assert str(firms["year"].dtype) == "Int64"
-    assert list(firms["source_row"]) == list(range(1, 9))
+    # spreadsheet rows: the header is row 1
+    assert list(firms["source_row"]) == list(range(2, 10))
     assert not firms["synthetic"].any()
     assert list(firms["section"]) == [c[0] for c in EXPECTED["industry_code"]]
     assert list(firms["division"]) == [c[1:3] for c in EXPECTED["industry_code"]]
@@ -137,7 +140,8 @@ def test_normalised_contract(reference):
     assert reference.summary["n_valid"] == 8
     assert reference.summary["rejected_by_reason"] == {}
     assert reference.summary["firm_id_generated"] is False
-    assert list(reference.rejects.columns[:3]) == ["source_row", "column", "reason"]
+    assert list(reference.rejects.columns[:5]) == [
+        "source_row", "column", "reason_zh", "reason_en", "outside_m"]
 
 
 def test_synthetic_flag_and_any_index():
@@ -145,7 +149,7 @@ def test_synthetic_flag_and_any_index():
     table = normalise_firms(frame, source="seed", study_area=AREA, synthetic=True)
     assert table.firms["synthetic"].all()
     assert table.firms.attrs["synthetic"] is True
-    assert list(table.firms["source_row"]) == list(range(1, 9))
+    assert list(table.firms["source_row"]) == list(range(2, 10))
 
 
 def test_input_dataframe_is_not_modified():
@@ -224,9 +228,10 @@ def test_xlsx(tmp_path, reference):
     check_same(read_firms(path, sheet="企业", study_area=AREA), reference)
     with pytest.raises(InputError, match="no worksheet 'Sheet9'.*说明, 企业"):
         read_firms(path, sheet="Sheet9", study_area=AREA)
-    # default is the first sheet, which here holds only a note
-    with pytest.raises(InputError, match="'说明' has no data rows.*--sheet"):
-        read_firms(path, study_area=AREA)
+    # by default the first sheet with the fields is read (here after a notes sheet)
+    table = read_firms(path, study_area=AREA)
+    check_same(table, reference)
+    assert any("worksheet: 企业" in note and "--sheet" in note for note in table.summary["notes"])
 
 
 def test_xlsx_numeric_codes_and_ids(tmp_path):
@@ -236,8 +241,13 @@ def test_xlsx_numeric_codes_and_ids(tmp_path):
     path = write_xlsx(frame, tmp_path / "firms.xlsx")
     table = read_firms(path, sheet="企业", study_area=AREA)
     assert list(table.firms["firm_id"]) == [str(i) for i in range(1, 9)]
-    # 0511 stored as the number 511 reads as group 511 (wholesale): documented ambiguity
-    assert list(table.firms["industry_code"])[-1] == "F511"
+    # 0511 stored as the number 511 could be group 511 (wholesale): in a column of
+    # 4-digit classes it is read as class 0511 and flagged for a check
+    last = table.firms.iloc[-1]
+    assert last["industry_code"] == "A0511"
+    assert "read as class 0511" in last["flag_en"] and "0511" in last["flag_zh"]
+    flagged = table.summary["flagged_by_reason"]
+    assert flagged["ambiguous industry code read by the column's level"] == 1
 
 
 @pytest.mark.filterwarnings("ignore:.*(truncated|laundered).*")
@@ -379,20 +389,22 @@ def test_english_variants_and_explicit_mapping(tmp_path, reference):
 
 
 def test_missing_coordinate_columns_message(tmp_path):
-    frame = FIRMS.rename(columns={"lon": "东经", "lat": "北纬"})
+    frame = FIRMS.rename(columns={"lon": "GPS经", "lat": "GPS纬"})
     path = write_csv(frame, tmp_path / "firms.csv")
     with pytest.raises(InputError) as info:
         read_firms(path, study_area=AREA)
     message = str(info.value)
     assert str(path) in message
-    assert "lon, lat" in message
-    assert "东经" in message and "北纬" in message  # the columns found
+    assert "required field(s) not found: lon" in message and "; lat" in message
+    # the candidates are named, with the option that maps them
+    assert "perhaps one of: GPS经" in message and "--column lon=GPS经" in message
+    assert "--column lat=GPS纬" in message
     assert "经度" in message and "longitude" in message  # the accepted names
 
 
 def test_missing_firm_id_column_generates_ids(reference):
     table = normalise_firms(FIRMS.drop(columns=["firm_id"]), source="t", study_area=AREA)
-    assert list(table.firms["firm_id"]) == [str(i) for i in range(1, 9)]
+    assert list(table.firms["firm_id"]) == [str(i) for i in range(2, 10)]  # spreadsheet rows
     assert table.summary["firm_id_generated"] is True
     assert any("firm_id" in note for note in table.summary["notes"])
 
@@ -417,7 +429,7 @@ BAD_ROWS = [
     ({"industry_code": "X12"}, "industry_code", "unknown section letter X",
      "invalid industry code"),
     ({"industry_code": ""}, "industry_code", "missing industry code", "missing industry code"),
-    ({"firm_id": "000101"}, "firm_id", "duplicate firm_id '000101' (first at row 1)",
+    ({"firm_id": "000101"}, "firm_id", "duplicate firm_id '000101' (first at row 2)",
      "duplicate firm_id"),
     ({"firm_id": "  "}, "firm_id", "missing firm_id", "missing firm_id"),
     ({"employees": "-3"}, "employees", "negative employees", "negative employees"),
@@ -463,10 +475,10 @@ def test_every_validation_error_gives_a_reject_row(tmp_path):
     rejects = table.rejects.set_index("source_row")
     assert len(rejects) == len(BAD_ROWS)
     for i, (_override, column, fragment, _category) in enumerate(BAD_ROWS):
-        row = 21 + i
+        row = 22 + i  # header row 1, 20 valid rows
         assert row in rejects.index, (row, fragment)
         assert rejects.loc[row, "column"] == column, (row, rejects.loc[row].to_dict())
-        assert fragment in rejects.loc[row, "reason"], (row, rejects.loc[row, "reason"])
+        assert fragment in rejects.loc[row, "reason_en"], (row, rejects.loc[row, "reason_en"])
         # the original values follow, as text
         assert rejects.loc[row, "name"] == f"问题企业{i}"
     summary = table.summary
@@ -478,7 +490,7 @@ def test_every_validation_error_gives_a_reject_row(tmp_path):
     expected = pd.Series([case[3] for case in BAD_ROWS]).value_counts().to_dict()
     assert summary["rejected_by_reason"] == expected
     assert len(table.firms) == 20
-    assert table.firms["source_row"].tolist() == list(range(1, 21))
+    assert table.firms["source_row"].tolist() == list(range(2, 22))
     assert table.firms["firm_id"].is_unique
 
 
@@ -487,9 +499,9 @@ def test_several_problems_in_one_row():
     frame.loc[4, ["industry_code", "employees", "lon"]] = ["Z99", "-1", ""]
     table = normalise_firms(frame, source="t", study_area=AREA)
     reject = table.rejects.iloc[0]
-    assert reject["source_row"] == 5
+    assert reject["source_row"] == 6
     assert reject["column"] == "lon/lat, industry_code, employees"
-    assert reject["reason"].count(";") == 2
+    assert reject["reason_en"].count(";") == 2
     assert table.summary["rejected_by_reason"] == {"missing coordinates": 1}
 
 
@@ -513,8 +525,9 @@ def test_without_study_area_only_impossible_positions_are_rejected():
     frame.loc[0, ["lon", "lat"]] = ["121.47", "31.23"]  # Shanghai: fine without a study area
     frame.loc[1, ["lon", "lat"]] = ["30.27", "120.13"]  # latitude 120 is impossible
     table = normalise_firms(frame, source="t")
-    assert table.rejects["source_row"].tolist() == [2]
-    assert "swapped" in table.rejects.loc[0, "reason"]
+    assert table.rejects["source_row"].tolist() == [3]
+    assert "swapped" in table.rejects.loc[0, "reason_en"]
+    assert "经纬度颠倒" in table.rejects.loc[0, "reason_zh"]
 
 
 def test_swapped_file_raises(tmp_path):
@@ -553,7 +566,7 @@ def test_write_rejects(tmp_path):
     text = data.decode("utf-8-sig")
     assert "问题企业0" in text and "北纬30度" in text
     back = pd.read_csv(target, encoding="utf-8-sig", dtype=str)
-    assert list(back.columns[:3]) == ["source_row", "column", "reason"]
+    assert list(back.columns[:4]) == ["source_row", "column", "reason_zh", "reason_en"]
     assert len(back) == len(BAD_ROWS)
     assert back["firm_id"].iloc[0] == "B000"
     assert sorted(p.name for p in target.parent.iterdir()) == ["rejects.csv"]  # no temp files

@@ -131,3 +131,27 @@ def test_infeasible_constraints_say_so(instance):
     demand_xy, demand, candidates = instance
     with pytest.raises(ConfigError, match="no set of sites"):
         maximal_covering(demand_xy, demand, candidates, 3, 1000, groups=["a"] * 9)
+
+
+def test_at_most_k_never_lets_a_forced_site_displace_a_useful_one():
+    # A covers all the demand; B and C cover none, and each is too close to A. Exactly two
+    # sites must be B and C (nothing covered); at most two is A alone.
+    demand_xy = np.array([[0.0, 0.0]])
+    candidates = np.array([[0.0, 0.0], [900.0, 0.0], [-900.0, 0.0]])
+    exact = maximal_covering(demand_xy, [5.0], candidates, 2, 500, min_spacing=1000)
+    assert exact.chosen.tolist() == [1, 2] and exact.objective == 0
+    fewer = maximal_covering(demand_xy, [5.0], candidates, 2, 500, min_spacing=1000,
+                             at_most=True)
+    assert fewer.chosen.tolist() == [0] and fewer.objective == 5
+
+
+def test_at_most_k_is_feasible_where_exactly_k_is_not(instance):
+    demand_xy, demand, candidates = instance
+    one_group = ["a"] * 9
+    mclp = maximal_covering(demand_xy, demand, candidates, 3, 2500, groups=one_group,
+                            at_most=True)
+    best = max(demand[(_dist(demand_xy, candidates)[:, [j]] <= 2500).any(axis=1)].sum()
+               for j in range(9))
+    assert len(mclp.chosen) == 1 and mclp.objective == pytest.approx(best)
+    pmed = p_median(demand_xy, demand, candidates, 3, groups=one_group, at_most=True)
+    assert len(pmed.chosen) == 1

@@ -114,7 +114,8 @@ def test_run_on_user_file_with_bad_rows(tmp_path, default_run):
     assert out.manifest["synthetic"] is False
     assert out.manifest["enterprises"]["n_valid"] == 198
     rejects = pd.read_csv(tmp_path / "out" / "rejects.csv", encoding="utf-8-sig")
-    assert sorted(rejects["source_row"]) == [4, 6]
+    # spreadsheet rows (header = row 1) of data rows 3 and 5 (0-based)
+    assert sorted(rejects["source_row"]) == [5, 7]
     assert "合成数据" not in (tmp_path / "out" / "map.html").read_text(encoding="utf-8")
     # 198 firms leave no built-up candidates: the run says so and writes everything else
     assert any(n.startswith("siting skipped") for n in out.manifest["notes"])
@@ -399,7 +400,7 @@ def test_cli_distance_on_a_plain_projected_point_file(tmp_path):
     # without --type-column the file must carry industry codes
     proc = geo_cli("index", "m", "--firms", str(tmp_path / "xy.csv"), "--coords", "4549",
                    "--out", str(out))
-    assert proc.returncode == 2 and "industry_code not found" in proc.stderr
+    assert proc.returncode == 2 and "not found: industry_code" in proc.stderr
 
 
 def test_run_writes_hot_spots_and_bivariate_lisa(default_run):
@@ -509,3 +510,113 @@ def test_geopackage_carries_qgis_styles_from_the_recipe(default_run):
                for r in candidates.find("renderer-v2/rules"))
     hot, _ = styles[("grid_clusters", "生产性服务业冷热点（Gi*，网格）")]
     assert [c.get("value") for c in hot.find("renderer-v2/categories")][0] == "hot 99%"
+
+
+def test_planned_outputs_cover_every_output(default_run):
+    """The clash check before a run knows every file a run writes."""
+    from fnmatch import fnmatchcase
+
+    from geo.pipeline import _planned_outputs
+
+    result, _ = default_run
+    planned = _planned_outputs(RunConfig(seed_n=3_000, output=result.folder))
+    for name in [*result.manifest["outputs"], "manifest.json"]:
+        assert any(fnmatchcase(name, p) for p in planned), name
+
+
+CHEAP_RUN = """
+[seed]
+n = 500
+[indices]
+grid = "none"
+[distance]
+nsim = -1
+[clusters]
+permutations = 9
+[siting]
+k = {k}
+"""
+
+
+def test_rerun_keeps_the_files_geo_did_not_write(tmp_path):
+    """Issue 13, 7: re-running `geo run --out run1` deleted run1/map_amap.html."""
+    from typer.testing import CliRunner
+
+    from geo.cli import app
+
+    cheap = tmp_path / "cheap.toml"
+    cheap.write_text(CHEAP_RUN.format(k=0), encoding="utf-8")
+    with_sites = tmp_path / "sites.toml"
+    with_sites.write_text(CHEAP_RUN.format(k=1), encoding="utf-8")
+    out = tmp_path / "run1"
+    runner = CliRunner()
+    first = runner.invoke(app, ["run", "-c", str(cheap), "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    drawn = runner.invoke(app, ["map", str(out), "--basemap", "amap",
+                                "--out", str(out / "map_amap.html")])
+    assert drawn.exit_code == 0, drawn.output
+    amap = (out / "map_amap.html").read_bytes()
+    (out / "notes").mkdir()
+    (out / "notes" / "meeting.txt").write_text("keep me", encoding="utf-8")
+    (out / "sites.csv").write_text("my own sites", encoding="utf-8")
+    manifest = (out / "manifest.json").read_text(encoding="utf-8")
+    # a run that writes sites.csv stops before any work, and says how to go on
+    clash = runner.invoke(app, ["run", "-c", str(with_sites), "--out", str(out)])
+    assert clash.exit_code == 2
+    assert "sites.csv" in clash.output and "--force" in clash.output
+    assert "load zone layers" not in clash.output
+    assert (out / "manifest.json").read_text(encoding="utf-8") == manifest
+    again = runner.invoke(app, ["run", "-c", str(cheap), "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert (out / "map_amap.html").read_bytes() == amap
+    assert (out / "notes" / "meeting.txt").read_text(encoding="utf-8") == "keep me"
+    assert (out / "sites.csv").read_text(encoding="utf-8") == "my own sites"
+    assert "map_amap.html" not in json.loads((out / "manifest.json").read_text())["outputs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cheap.toml", "run1", "sites.toml"]
+    forced = runner.invoke(app, ["run", "-c", str(with_sites), "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert (out / "map_amap.html").read_bytes() == amap
+
+
+@pytest.fixture(scope="module")
+def bad_rows(tmp_path_factory):
+    """A small register with two bad rows (no longitude; an unknown industry code)."""
+    from geo.seed import generate_firms
+
+    firms = generate_firms(3000, 3).firms
+    frame = pd.DataFrame({"企业名称": firms["name"], "行业代码": firms["industry_code"],
+                          "经度": firms["lon"], "纬度": firms["lat"],
+                          "从业人员": firms["employees"]})
+    frame.loc[3, "经度"] = None
+    frame.loc[5, "行业代码"] = "Z99"
+    path = tmp_path_factory.mktemp("bad") / "firms.csv"
+    frame.to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("command", "out", "extra", "rejects"),
+    [
+        (["site"], "sites", ["--k", "2", "--cell", "2000", "--mask", "none"],
+         "sites/rejects.csv"),
+        (["clusters"], "hs.gpkg", ["--permutations", "9"], "hs_rejects.csv"),
+        (["index", "zonal"], "t.csv", [], "t_rejects.csv"),
+        (["index", "crossk"], "k.csv", ["--nsim", "0"], "k_rejects.csv"),
+    ],
+)
+def test_cli_commands_work_when_rows_are_rejected(tmp_path, bad_rows, command, out, extra,
+                                                  rejects):
+    """Issue 13, 7: `geo site --firms FILE --out NEW` failed whenever a row was rejected."""
+    from typer.testing import CliRunner
+
+    from geo.cli import app
+
+    args = [*command, "--firms", str(bad_rows), "--out", str(tmp_path / out), *extra]
+    for _ in range(2):  # and again into its own output
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert len(pd.read_csv(tmp_path / rejects, encoding="utf-8-sig")) == 2
+    if command == ["site"]:
+        summary = json.loads((tmp_path / "sites" / "summary.json").read_text(encoding="utf-8"))
+        assert "rejects.csv" in summary["outputs"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["sites"]

@@ -10,7 +10,7 @@ import shapely
 from typer.testing import CliRunner
 
 from geo.cli import app
-from geo.errors import ConfigError
+from geo.errors import ConfigError, InputError
 from geo.siting import SiteOptions, site_zones
 
 CRS = "EPSG:4549"
@@ -115,27 +115,48 @@ def test_field_filter_and_unknown_field():
 def test_clusters_and_masks_exclude_candidates():
     cluster = gpd.GeoDataFrame({"robust": [True]}, geometry=[shapely.Point(X0 + 5000, Y0)
                                                               .buffer(200)], crs=CRS)
-    result = site_zones(_firms(), _zones(), SiteOptions(**OPTIONS), candidates=_candidates(),
+    # C4 also reaches B, from outside the cluster
+    spots = ((500, 0), (5000, 0), (5000, 3000), (5600, 0))
+    result = site_zones(_firms(), _zones(), SiteOptions(**OPTIONS), candidates=_candidates(spots),
                         clusters=cluster, analysis_crs=CRS)
     c = result.candidates.set_index("candidate_id")
     assert not c.loc["C2", "eligible"] and "cluster" in c.loc["C2", "excluded"]
-    assert result.sites["candidate_id"].iloc[0] != "C2"
+    assert result.sites["candidate_id"].tolist() == ["C4"]
     # a weak (not robust) cluster does not exclude
     weak = cluster.assign(robust=False)
     kept = site_zones(_firms(), _zones(), SiteOptions(**OPTIONS), candidates=_candidates(),
                       clusters=weak, analysis_crs=CRS)
     assert kept.sites["candidate_id"].iloc[0] == "C2"
-    # platform mask: only C3 lies in the platform
-    platform = shapely.box(X0 + 4000, Y0 + 2000, X0 + 6000, Y0 + 4000)
+    # platform mask: C2 and C3 lie in the platform
+    platform = shapely.box(X0 + 4000, Y0 - 1000, X0 + 6000, Y0 + 4000)
     masked = site_zones(_firms(), _zones(platform), SiteOptions(**{**OPTIONS, "mask": "platforms"}),
                         candidates=_candidates(), analysis_crs=CRS)
-    assert masked.candidates["eligible"].tolist() == [False, False, True]
-    assert masked.sites["candidate_id"].tolist() == ["C3"]
+    assert masked.candidates["eligible"].tolist() == [False, True, True]
+    assert masked.sites["candidate_id"].tolist() == ["C2"]
     assert masked.sites["platform"].iloc[0] == "乙平台"
-    with pytest.raises(ConfigError, match="fewer than k"):
-        site_zones(_firms(), _zones(platform), SiteOptions(**{**OPTIONS, "mask": "platforms",
-                                                              "k": 2}),
+    # k = 2, but C3 has no manufacturing in reach: one zone is proposed, and the notes say so
+    fewer = site_zones(_firms(), _zones(platform),
+                       SiteOptions(**{**OPTIONS, "mask": "platforms", "k": 2}),
+                       candidates=_candidates(), analysis_crs=CRS)
+    assert fewer.sites["candidate_id"].tolist() == ["C2"]
+    assert fewer.summary["n_proposed"] == 1 and "only 1 of the 2" in fewer.summary["notes"][0]
+    # only C3 in the platform: nothing worth proposing, and the error says why
+    far = shapely.box(X0 + 4000, Y0 + 2000, X0 + 6000, Y0 + 4000)
+    with pytest.raises(InputError, match="no eligible candidate has unmet"):
+        site_zones(_firms(), _zones(far), SiteOptions(**{**OPTIONS, "mask": "platforms"}),
                    candidates=_candidates(), analysis_crs=CRS)
+    with pytest.raises(ConfigError, match="no candidate remains"):
+        site_zones(_firms(), _zones(platform), SiteOptions(**{**OPTIONS, "mask": "platforms"}),
+                   candidates=_candidates(((0, 0),)), analysis_crs=CRS)
+
+
+def _underserved_a():
+    """The fixture's firms plus four far producer services: A gets half the city average."""
+    firms = _firms()
+    far = _frame([(8000, 5000)] * 4)
+    far["group"], far["field"], far["high_tech"], far["employees"] = (
+        "producer_services", "digital", False, 10.0)
+    return pd.concat([firms, far], ignore_index=True)
 
 
 def test_one_per_platform_and_spacing():
@@ -143,18 +164,92 @@ def test_one_per_platform_and_spacing():
     spots = ((5000, 0), (5100, 0), (500, 0))
     platform = shapely.box(X0 + 4500, Y0 - 500, X0 + 5500, Y0 + 500)
     base = {**OPTIONS, "k": 2}
-    free = site_zones(_firms(), _zones(platform), SiteOptions(**base),
+    firms = _underserved_a()
+    free = site_zones(firms, _zones(platform), SiteOptions(**base),
                       candidates=_candidates(spots), analysis_crs=CRS)
-    limited = site_zones(_firms(), _zones(platform), SiteOptions(**base, one_per_platform=True),
+    limited = site_zones(firms, _zones(platform), SiteOptions(**base, one_per_platform=True),
                          candidates=_candidates(spots), analysis_crs=CRS)
-    spaced = site_zones(_firms(), _zones(platform), SiteOptions(**base, min_spacing=1000),
+    spaced = site_zones(firms, _zones(platform), SiteOptions(**base, min_spacing=1000),
                         candidates=_candidates(spots), analysis_crs=CRS)
-    for result in (limited, spaced):
+    for result in (free, limited, spaced):
         assert sorted(result.sites["candidate_id"]) in (["C1", "C3"], ["C2", "C3"])
-    # unconstrained, a second site at B adds nothing but is allowed; covered demand
-    # never falls when a zone is added
-    assert free.summary["unmet_covered_by_new_zones"] >= limited.summary[
-        "unmet_covered_by_new_zones"] - 1e-9
+        assert result.sites["unmet_covered"].tolist() == pytest.approx([3.0, 1.0])
+    # with A served, a second zone would add nothing: one zone, and the notes say why
+    served = site_zones(_firms(), _zones(platform), SiteOptions(**base, one_per_platform=True),
+                        candidates=_candidates(spots), analysis_crs=CRS)
+    assert served.sites["candidate_id"].tolist() in (["C1"], ["C2"])
+    assert "one zone per platform" in served.summary["notes"][0]
+
+
+def _two_platforms():
+    zones = _zones()
+    zones["platforms"] = gpd.GeoDataFrame(
+        {"zone_id": ["P1", "P2"], "name_zh": ["乙平台", "丙平台"],
+         "name_en": ["Yi platform", "Bing platform"]},
+        geometry=[shapely.box(X0 + 4500, Y0 - 500, X0 + 5500, Y0 + 500),
+                  shapely.box(X0 + 7000, Y0 + 4000, X0 + 9000, Y0 + 6000)],
+        crs=CRS).to_crs("EPSG:4326")
+    return zones
+
+
+@pytest.mark.parametrize("method", ["mclp", "p-median"])
+def test_one_per_platform_never_forces_a_zone_without_demand(method):
+    """Issue 13, 8: k = 2, one per platform, the second platform has no firm in reach.
+
+    The zone there added nothing, its reason read "区位熵 nan", and its unit was
+    employees although the demand was high-tech weighted.
+    """
+    spots = ((5000, 0), (5100, 0), (8000, 5000))
+    options = SiteOptions(**{**OPTIONS, "k": 2, "mask": "platforms", "method": method,
+                             "one_per_platform": True, "weighting": "employment",
+                             "high_tech_weight": 2.0})
+    result = site_zones(_firms(), _two_platforms(), options, candidates=_candidates(spots),
+                        analysis_crs=CRS)
+    assert result.sites["candidate_id"].tolist() in (["C1"], ["C2"])
+    assert (result.sites["unmet_covered"] > 0).all()
+    assert result.summary["n_proposed"] == 1
+    assert "only 1 of the 2" in result.summary["notes"][0]
+    # the candidate in the empty platform is scored, but its LQ is undefined
+    c = result.candidates.set_index("candidate_id")
+    assert c.loc["C3", "demand"] == 0 and np.isnan(c.loc["C3", "lq_producer_services"])
+    for zh, en in zip(result.sites["reason_zh"], result.sites["reason_en"], strict=True):
+        assert "加权从业人员（高技术制造业×2）" in zh and "名从业人员" not in zh
+        assert "weighted employees (high-tech ×2)" in en
+
+
+def _assert_reasons(sites, unit_zh, unit_en):
+    assert len(sites) > 0
+    for zh, en in zip(sites["reason_zh"], sites["reason_en"], strict=True):
+        assert "nan" not in zh.lower() and "nan" not in en.lower(), (zh, en)
+        assert f" {unit_zh}，" in zh, zh
+        assert f" {unit_en} within" in en, en
+
+
+def test_reasons_have_the_unit_of_the_weighting_and_no_nan():
+    from geo.seed import generate_firms
+    from geo.zones import load_layer
+
+    # the reported case: five platforms, one zone each, on a population so small that
+    # one platform has no manufacturing in reach
+    firms = generate_firms(300, 1).firms
+    zones = {n: load_layer(n) for n in ("districts", "platforms", "towns")}
+    weighted = site_zones(firms, zones, SiteOptions(
+        k=5, mask="platforms", one_per_platform=True, weighting="employment",
+        high_tech_weight=2.0, seed=1))
+    assert (weighted.sites["unmet_covered"] > 0).all() and (weighted.sites["demand"] > 0).all()
+    assert len(weighted.sites) == weighted.summary["n_proposed"] < 5
+    assert weighted.summary["notes"]
+    _assert_reasons(weighted.sites, "加权从业人员（高技术制造业×2）",
+                    "weighted employees (high-tech ×2)")
+    counted = site_zones(firms, zones, SiteOptions(k=3, mask="none", cell=3000, seed=1))
+    _assert_reasons(counted.sites, "家企业", "firms")
+    employed = site_zones(firms, zones, SiteOptions(k=3, mask="none", cell=3000, seed=1,
+                                                    weighting="employment"))
+    _assert_reasons(employed.sites, "名从业人员", "employees")
+    weighted_count = site_zones(firms, zones, SiteOptions(k=3, mask="none", cell=3000, seed=1,
+                                                          high_tech_weight=1.5))
+    _assert_reasons(weighted_count.sites, "加权企业数（高技术制造业×1.5）",
+                    "weighted firms (high-tech ×1.5)")
 
 
 def test_adding_zones_never_lowers_coverage_and_is_deterministic():
@@ -203,8 +298,10 @@ def test_cli_writes_ranked_zones(tmp_path):
         "--mask", str(tmp_path / "mask.geojson"), "--keep-clusters", "--out", str(tmp_path / "o")])
     assert own.exit_code == 0, own.output
     table = pd.read_csv(tmp_path / "o" / "sites.csv")
-    assert set(table["candidate_id"]) == {"P1", "P2"}  # P3 lies outside the mask
-    assert table["name_zh"].str.contains("甲园|乙园").all()
+    # P3 lies outside the mask; P1 would add no unmet demand, so one zone, and a note
+    assert set(table["candidate_id"]) == {"P2"}
+    assert table["name_zh"].str.contains("乙园").all()
+    assert "only 1 of the 2" in own.output
     bad = CliRunner().invoke(app, ["site", "--n", "2000", "--method", "greedy",
                                    "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "unknown method" in bad.output

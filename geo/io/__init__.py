@@ -1,0 +1,1 @@
+"""Reading what users hand in: register columns, file formats, position checks."""
