@@ -57,31 +57,26 @@ import pandas as pd
 import shapely
 
 from geo.crs import (
-    POSITION_MISSING,
-    POSITION_OK,
-    POSITION_OUTSIDE,
-    POSITION_PROJECTED,
-    POSITION_SWAPPED,
     WGS84,
     CoordSystem,
-    check_plausible,
-    diagnose_positions,
     parse_coord_system,
-    to_wgs84,
 )
 from geo.errors import InputError, OutputError
 from geo.industry import Classification, load_classification
-from geo.industry_codes import CLAIM_FIELDS, CODE_FIELD, resolve_industry
-from geo.io.columns import FIELD_LABELS, ColumnMapping, resolve_columns
-from geo.io.quality import (
-    SHARED_MIN,
-    distance_outside,
-    flag_positions,
-    metric_crs,
-    snap_inside,
+from geo.io.checks import (
+    RowProblems,
+    flag_suspect_positions,
+    text_field,
+    validate_capital,
+    validate_ids,
+    validate_industry,
+    validate_number,
+    validate_positions,
+    validate_year,
 )
+from geo.io.columns import ColumnMapping, resolve_columns
+from geo.io.quality import SHARED_MIN
 from geo.io.readers import SUPPORTED, read_table, scalar_text
-from geo.io.values import parse_capital, parse_years, to_number, to_text
 from geo.messages import category_label, pick
 
 OUTPUT_COLUMNS = (
@@ -92,17 +87,6 @@ OUTPUT_COLUMNS = (
 )
 REJECT_COLUMNS = ("source_row", "column", "reason_zh", "reason_en", "outside_m")
 
-# Degrees added around the study area's bounds when diagnosing positions: the
-# polygon test decides "outside"; the box only has to separate swapped/projected.
-_BBOX_MARGIN = 0.5
-_WORLD = (-180.0, -90.0, 180.0, 90.0)
-_YEAR_RANGE = (1800, 2100)
-_POSITION_ZH = {
-    POSITION_MISSING: "缺少坐标",
-    POSITION_SWAPPED: "经纬度颠倒",
-    POSITION_PROJECTED: "坐标像是投影坐标（米），不是经纬度",
-    POSITION_OUTSIDE: "不在研究区内",
-}
 
 
 @dataclass
@@ -251,51 +235,6 @@ class FirmTable:
         return lines
 
 
-class _Problems:
-    """Collects per-row problems (rejections) or flags; a row may have several."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.reason_en = np.full(n, None, dtype=object)
-        self.reason_zh = np.full(n, None, dtype=object)
-        self.column = np.full(n, None, dtype=object)
-        self.category = np.full(n, None, dtype=object)
-
-    def add(
-        self,
-        mask: np.ndarray,
-        column: str,
-        en: str | np.ndarray,
-        zh: str | np.ndarray,
-        category: str,
-    ) -> None:
-        """Record a reason (one text, or one per row) for the rows where ``mask`` is True."""
-        rows = np.flatnonzero(mask)
-        if rows.size == 0:
-            return
-        texts_en = [en] * rows.size if isinstance(en, str) else list(en[rows])
-        texts_zh = [zh] * rows.size if isinstance(zh, str) else list(zh[rows])
-        for i, text_en, text_zh in zip(rows.tolist(), texts_en, texts_zh, strict=True):
-            if self.reason_en[i] is None:
-                self.reason_en[i], self.reason_zh[i] = text_en, text_zh
-                self.column[i], self.category[i] = column, category
-            else:
-                self.reason_en[i] = f"{self.reason_en[i]}; {text_en}"
-                self.reason_zh[i] = f"{self.reason_zh[i]}；{text_zh}"
-                if column not in self.column[i].split(", "):
-                    self.column[i] = f"{self.column[i]}, {column}"
-
-    @property
-    def marked(self) -> np.ndarray:
-        """Rows with at least one problem."""
-        return ~pd.isna(self.reason_en)
-
-    def counts(self, where: np.ndarray) -> dict[str, int]:
-        """Count rows by their first problem's category."""
-        categories = pd.Series(self.category[where], dtype=object).value_counts()
-        return {str(k): int(v) for k, v in categories.items()}
-
-
 # --------------------------------------------------------------------------- validation
 
 
@@ -405,30 +344,30 @@ def normalise_firms(
     n = len(frame)
     rows = (np.arange(2, n + 2, dtype=np.int64) if source_rows is None
             else np.asarray(source_rows, dtype=np.int64))
-    problems = _Problems(n)
-    flags = _Problems(n)
+    problems = RowProblems(n)
+    flags = RowProblems(n)
     notes: list[str] = []
 
-    lon, lat, outside_m, snapped_m = _validate_positions(
+    lon, lat, outside_m, snapped_m = validate_positions(
         frame, mapping, system, study_area, source, problems, boundary_tolerance
     )
-    classes = _validate_industry(frame, mapping, classification, problems, flags, notes)
-    ids, generated = _validate_ids(frame, mapping, rows, problems)
+    classes = validate_industry(frame, mapping, classification, problems, flags, notes)
+    ids, generated = validate_ids(frame, mapping, rows, problems)
     if generated:
         notes.append("no firm_id column: ids are the spreadsheet row numbers")
-    names = _text_field(frame, mapping, "name")
+    names = text_field(frame, mapping, "name")
     if "name" not in mapping.fields:
         notes.append("no name column: names are empty")
-    employees = _validate_number(frame, mapping, "employees", problems, negative=True)
-    revenue = _validate_number(frame, mapping, "revenue", problems, negative=False)
-    capital, currency = _validate_capital(frame, mapping, problems)
-    year = _validate_year(frame, mapping, problems)
+    employees = validate_number(frame, mapping, "employees", problems, negative=True)
+    revenue = validate_number(frame, mapping, "revenue", problems, negative=False)
+    capital, currency = validate_capital(frame, mapping, problems)
+    year = validate_year(frame, mapping, problems)
 
     rejected = problems.marked
-    suspect = (
-        _flag_positions(lon, lat, ~rejected, frame, mapping, districts, flags, notes, shared_min)
-        if geocode_checks else np.zeros(n, dtype=bool)
-    )
+    suspect = np.zeros(n, dtype=bool)
+    if geocode_checks:
+        suspect = flag_suspect_positions(lon, lat, ~rejected, frame, mapping, districts, flags,
+                                         notes, shared_min)
     snapped = np.isfinite(snapped_m) & ~rejected
     if snapped.any():
         en = np.full(n, None, dtype=object)
@@ -455,8 +394,8 @@ def normalise_firms(
             "registered_capital": capital[keep],
             "capital_currency": pd.Series(currency[keep], dtype=object),
             "year": pd.array(year[keep], dtype="Int64"),
-            "reported_district": _text_field(frame, mapping, "district", None)[keep],
-            "address": _text_field(frame, mapping, "address", None)[keep],
+            "reported_district": text_field(frame, mapping, "district", None)[keep],
+            "address": text_field(frame, mapping, "address", None)[keep],
             "lon": lon[keep],
             "lat": lat[keep],
             "source_row": rows[keep],
@@ -496,16 +435,6 @@ def normalise_firms(
                      mapping=mapping)
 
 
-def _text_field(
-    frame: pd.DataFrame, mapping: ColumnMapping, name: str, default: str | None = ""
-) -> np.ndarray:
-    """Return a text field's values (``default`` where absent or blank)."""
-    if name not in mapping.fields:
-        return np.full(len(frame), default, dtype=object)
-    values = to_text(frame[mapping.fields[name]])
-    return values.where(values.notna(), default).to_numpy(dtype=object)
-
-
 def _carry_other_columns(
     frame: pd.DataFrame, mapping: ColumnMapping, out: pd.DataFrame, keep: np.ndarray
 ) -> None:
@@ -524,266 +453,10 @@ def _carry_other_columns(
         out[name] = frame[column].to_numpy()[keep]
 
 
-def _validate_positions(
-    frame: pd.DataFrame,
-    mapping: ColumnMapping,
-    system: CoordSystem,
-    study_area: shapely.Geometry | None,
-    source: str,
-    problems: _Problems,
-    tolerance: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Parse, convert and diagnose positions.
-
-    Returns WGS84 lon/lat (NaN where unusable), metres outside the study area
-    (NaN where not measured) and metres moved inside (NaN where not snapped).
-    """
-    x_col, y_col = mapping.fields["lon"], mapping.fields["lat"]
-    both = mapping.position_label()
-    x, x_bad = to_number(frame[x_col])
-    y, y_bad = to_number(frame[y_col])
-    non_numeric = x_bad | y_bad
-    n = len(frame)
-    if n and non_numeric.sum() > 0.5 * n:
-        raise InputError(
-            f"{non_numeric.sum():,} of {n:,} rows have coordinates that are not numbers in "
-            f"columns '{x_col}'/'{y_col}'; give decimal degrees (e.g. 120.15) or map the "
-            "right columns, e.g. --column lon=经度 --column lat=纬度",
-            zh=f"{n:,} 行中有 {non_numeric.sum():,} 行的坐标（“{x_col}”/“{y_col}”列）不是数字；"
-            "请给出十进制经纬度（如 120.15），或用 --column lon=经度 --column lat=纬度 "
-            "指定正确的列",
-            file=source,
-            column=both,
-        )
-    problems.add(non_numeric, both, "non-numeric coordinates", "坐标不是数字",
-                 "non-numeric coordinates")
-    missing = ~non_numeric & (np.isnan(x) | np.isnan(y))
-    problems.add(missing, both, POSITION_MISSING, _POSITION_ZH[POSITION_MISSING],
-                 POSITION_MISSING)
-
-    lon, lat = to_wgs84(x, y, system)
-    unusable = np.isnan(x) | np.isnan(y) | ~np.isfinite(lon) | ~np.isfinite(lat)
-    lon[unusable] = np.nan
-    lat[unusable] = np.nan
-    if study_area is not None:
-        west, south, east, north = study_area.bounds
-        bbox = (west - _BBOX_MARGIN, south - _BBOX_MARGIN, east + _BBOX_MARGIN,
-                north + _BBOX_MARGIN)
-    else:
-        bbox = _WORLD
-    diagnoses = diagnose_positions(lon, lat, bbox)
-    # a position that converted to nothing finite was not degrees (nor the declared system)
-    diagnoses[~(np.isnan(x) | np.isnan(y)) & unusable] = POSITION_PROJECTED
-    check_plausible(diagnoses, file=source, system=system, columns=(x_col, y_col))
-
-    for cause in (POSITION_SWAPPED, POSITION_PROJECTED):
-        problems.add(diagnoses == cause, both, cause, _POSITION_ZH[cause], cause)
-    outside_m = np.full(n, np.nan)
-    snapped_m = np.full(n, np.nan)
-    if study_area is None:
-        problems.add(diagnoses == POSITION_OUTSIDE, both, POSITION_OUTSIDE,
-                     _POSITION_ZH[POSITION_OUTSIDE], POSITION_OUTSIDE)
-        return lon, lat, outside_m, snapped_m
-    candidates = np.flatnonzero((diagnoses == POSITION_OK) | (diagnoses == POSITION_OUTSIDE))
-    # intersects (not contains): a firm on the boundary line is in the study area
-    shapely.prepare(study_area)
-    inside = shapely.intersects_xy(study_area, lon[candidates], lat[candidates])
-    outside = candidates[~inside]
-    if outside.size:
-        crs = metric_crs(study_area)
-        outside_m[outside] = distance_outside(lon[outside], lat[outside], study_area, crs)
-        near = outside[outside_m[outside] <= tolerance] if tolerance > 0 else outside[:0]
-        if near.size:
-            lon[near], lat[near], snapped_m[near] = snap_inside(
-                lon[near], lat[near], study_area, crs
-            )
-        far = np.zeros(n, dtype=bool)
-        far[np.setdiff1d(outside, near)] = True
-        en = np.full(n, None, dtype=object)
-        zh = np.full(n, None, dtype=object)
-        for i in np.flatnonzero(far):
-            en[i] = f"outside the study area by {_distance_text(outside_m[i])}"
-            zh[i] = f"在研究区外 {_distance_text(outside_m[i], 'zh')}"
-        problems.add(far, both, en, zh, POSITION_OUTSIDE)
-    return lon, lat, outside_m, snapped_m
-
-
-def _distance_text(metres: float, lang: str = "en") -> str:
-    """'950 m' / '12.3 km' (Chinese: 950 米 / 12.3 公里)."""
-    if not np.isfinite(metres):
-        return ""
-    if metres < 1000:
-        return f"{metres:.0f} 米" if lang == "zh" else f"{metres:.0f} m"
-    return f"{metres / 1000:.1f} 公里" if lang == "zh" else f"{metres / 1000:.1f} km"
-
-
-def _validate_industry(
-    frame: pd.DataFrame,
-    mapping: ColumnMapping,
-    classification: Classification,
-    problems: _Problems,
-    flags: _Problems,
-    notes: list[str],
-) -> pd.DataFrame:
-    """Resolve and classify the industry columns; reject or flag rows as needed."""
-    n = len(frame)
-    fields = [f for f in (CODE_FIELD, *CLAIM_FIELDS) if f in mapping.fields]
-    if not fields:  # a plain point file typed by another column
-        notes.append("no industry column: every point is 'other'")
-        return pd.DataFrame(
-            {c: [None] * n for c in ("industry_code", "section", "division", "field")}
-        ).assign(group="other", high_tech=False)
-    resolved = resolve_industry(
-        {f: frame[mapping.fields[f]] for f in fields}, {f: mapping.fields[f] for f in fields}
-    )
-    columns = ", ".join(mapping.fields[f] for f in fields)
-    column = mapping.fields.get(CODE_FIELD, columns)
-    bad = resolved["reason_en"].notna().to_numpy()
-    for category, group in resolved[bad].groupby("category", sort=False):
-        mask = np.zeros(n, dtype=bool)
-        mask[group.index.to_numpy()] = True
-        reason_en = resolved["reason_en"].to_numpy(dtype=object)
-        reason_zh = resolved["reason_zh"].to_numpy(dtype=object)
-        problems.add(mask, column, reason_en, reason_zh, str(category))
-    flagged = resolved["flag_en"].notna().to_numpy()
-    for category, group in resolved[flagged].groupby("flag_category", sort=False):
-        mask = np.zeros(n, dtype=bool)
-        mask[group.index.to_numpy()] = True
-        flags.add(mask, column, resolved["flag_en"].to_numpy(dtype=object),
-                  resolved["flag_zh"].to_numpy(dtype=object), str(category))
-    unmatched = sorted({name for text in resolved["unmatched"].dropna().unique()
-                        for name in str(text).split("|")})
-    if unmatched:
-        notes.append(f"industry names not in GB/T 4754-2017 ({len(unmatched)}): "
-                     + ", ".join(unmatched[:20]) + (" …" if len(unmatched) > 20 else ""))
-    return classification.classify_codes(resolved["industry_code"])
-
-
-def _flag_positions(
-    lon: np.ndarray,
-    lat: np.ndarray,
-    usable: np.ndarray,
-    frame: pd.DataFrame,
-    mapping: ColumnMapping,
-    districts: gpd.GeoDataFrame | None,
-    flags: _Problems,
-    notes: list[str],
-    shared_min: int,
-) -> np.ndarray:
-    """Flag geocoder fallbacks and district mismatches; return the suspect-position mask."""
-    column = mapping.fields.get("district")
-    result = flag_positions(
-        lon, lat, usable,
-        districts=districts.to_crs(WGS84) if districts is not None else None,
-        district_names=frame[column] if column else None, district_column=column,
-        shared_min=shared_min,
-    )
-    notes.extend(result.notes)
-    suspect = np.zeros(len(lon), dtype=bool)
-    for category in ("shared point", "geocoder centre", "district mismatch"):
-        mask = result.category == category
-        # each row's full flag text goes in with its first category
-        flags.add(mask, mapping.position_label(), result.flag_en, result.flag_zh, category)
-    suspect[~pd.isna(result.flag_en)] = True
-    return suspect
-
-
-def _validate_ids(
-    frame: pd.DataFrame, mapping: ColumnMapping, rows: np.ndarray, problems: _Problems
-) -> tuple[np.ndarray, bool]:
-    """Return the ids (generated from row numbers when the column is absent)."""
-    if "firm_id" not in mapping.fields:
-        return rows.astype(str).astype(object), True
-    column = mapping.fields["firm_id"]
-    ids = to_text(frame[column])
-    blank = ids.isna().to_numpy()
-    problems.add(blank, column, "missing firm_id", "缺少企业编号", "missing firm_id")
-    duplicate = (ids.duplicated(keep="first") & ids.notna()).to_numpy()
-    if duplicate.any():
-        keys = ids.to_numpy(dtype=object)
-        first_row = pd.Series(rows).groupby(keys, sort=False).transform("first")
-        first_row = first_row.fillna(0).to_numpy(dtype=np.int64)
-        values = ids.to_numpy(dtype=object)
-        en = np.full(len(values), None, dtype=object)
-        zh = np.full(len(values), None, dtype=object)
-        where = np.flatnonzero(duplicate)
-        en[where] = [f"duplicate firm_id '{values[i]}' (first at row {first_row[i]})"
-                     for i in where]
-        zh[where] = [f"企业编号“{values[i]}”重复（首次出现在第 {first_row[i]} 行）" for i in where]
-        problems.add(duplicate, column, en, zh, "duplicate firm_id")
-    return ids.fillna("").to_numpy(dtype=object), False
-
-
-def _validate_number(
-    frame: pd.DataFrame,
-    mapping: ColumnMapping,
-    name: str,
-    problems: _Problems,
-    *,
-    negative: bool,
-) -> np.ndarray:
-    """Parse an optional numeric column; NaN where absent or blank."""
-    if name not in mapping.fields:
-        return np.full(len(frame), np.nan)
-    column = mapping.fields[name]
-    values, bad = to_number(frame[column], thousands=True)
-    label = FIELD_LABELS[name][0]
-    problems.add(bad, column, f"non-numeric {name}", f"{label}不是数字", f"non-numeric {name}")
-    if negative:
-        with np.errstate(invalid="ignore"):
-            problems.add(values < 0, column, f"negative {name}", f"{label}为负数",
-                         f"negative {name}")
-    return values
-
-
-
-def _validate_capital(
-    frame: pd.DataFrame, mapping: ColumnMapping, problems: _Problems
-) -> tuple[np.ndarray, np.ndarray]:
-    """Parse the optional registered capital (万 of its currency) and its currency."""
-    n = len(frame)
-    if "registered_capital" not in mapping.fields:
-        return np.full(n, np.nan), np.full(n, None, dtype=object)
-    column = mapping.fields["registered_capital"]
-    amount, currency, bad = parse_capital(frame[column], mapping.units.get("registered_capital"))
-    problems.add(bad, column, "unreadable registered capital (e.g. 500万元人民币)",
-                 "注册资本无法识别（应如 500万元人民币）", "non-numeric registered_capital")
-    return amount, currency
-
-
-def _validate_year(
-    frame: pd.DataFrame, mapping: ColumnMapping, problems: _Problems
-) -> np.ndarray:
-    """Parse the optional year (or founding date) column; NaN where absent or blank."""
-    if "year" not in mapping.fields:
-        return np.full(len(frame), np.nan)
-    column = mapping.fields["year"]
-    dates = mapping.is_date("year")
-    values, bad = parse_years(frame[column], dates=dates)
-    what_en, what_zh = ("date", "日期") if dates else ("year", "年份")
-    problems.add(bad, column, f"non-numeric {what_en}", f"成立{what_zh}无法识别",
-                 "non-numeric year")
-    with np.errstate(invalid="ignore"):
-        fractional = np.isfinite(values) & (values != np.round(values))
-        out_of_range = np.isfinite(values) & ~fractional & (
-            (values < _YEAR_RANGE[0]) | (values > _YEAR_RANGE[1])
-        )
-    problems.add(fractional, column, "year is not a whole number", "成立年份不是整数",
-                 "non-numeric year")
-    low, high = _YEAR_RANGE
-    problems.add(
-        out_of_range, column, f"implausible year (expected {low}-{high})",
-        f"成立年份不合理（应在 {low}–{high} 之间）", "implausible year",
-    )
-    values = values.copy()
-    values[fractional | out_of_range] = np.nan
-    return values
-
-
 def _reject_table(
     frame: pd.DataFrame,
     rows: np.ndarray,
-    problems: _Problems,
+    problems: RowProblems,
     rejected: np.ndarray,
     outside_m: np.ndarray,
 ) -> pd.DataFrame:
