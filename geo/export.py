@@ -18,6 +18,10 @@ from geo.crs import WGS84, frame_to_gcj02
 from geo.errors import InputError, OutputError
 from geo.outputs import atomic_path
 
+# GeoPackage 1.2: GDAL 3.6 and QGIS 3.22 (Debian 12) warn on every layer of a 1.4
+# file ("may only be partially supported"); 1.2 has everything the layers use.
+GPKG_DATASET_OPTIONS = {"VERSION": "1.2"}
+
 
 def write_geopackage(
     layers: dict[str, gpd.GeoDataFrame | pd.DataFrame],
@@ -55,6 +59,7 @@ def write_geopackage(
                     driver="GPKG",
                     append=tmp.exists(),
                     layer_metadata=layer_metadata or None,
+                    dataset_options=None if tmp.exists() else GPKG_DATASET_OPTIONS,
                     SPATIAL_INDEX="YES",
                 )
             else:
@@ -65,6 +70,7 @@ def write_geopackage(
                     driver="GPKG",
                     append=tmp.exists(),
                     layer_metadata=layer_metadata or None,
+                    dataset_options=None if tmp.exists() else GPKG_DATASET_OPTIONS,
                 )
     return path
 
@@ -275,7 +281,8 @@ def _write_shapefiles(name: str, frame: gpd.GeoDataFrame, folder: Path) -> list[
         with tempfile.TemporaryDirectory() as tmp:
             shp = Path(tmp) / f"{stem}.shp"
             pyogrio.write_dataframe(part, shp, driver="ESRI Shapefile", encoding="UTF-8")
-            target = folder / f"{stem}.zip"
+            # *.shp.zip: GDAL (ogrinfo, QGIS) opens such a zip directly as a shapefile
+            target = folder / f"{stem}.shp.zip"
             with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
                 for member in sorted(Path(tmp).iterdir()):
                     archive.write(member, member.name)

@@ -10,6 +10,7 @@ recipe (``maps/*.toml``) as the web map.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import sqlite3
 from pathlib import Path
@@ -53,7 +54,15 @@ def _symbol(parent: ET.Element, name: str, kind: str, fill: str, stroke: str,
         })
 
 
-def _document(renderer: ET.Element, aliases: dict[str, str], label: str | None) -> str:
+_MAX_LABELLED = 300
+_UNLABELLED = {"town_centres"}
+# Label priority (0-10) by layer: the headline results win where labels collide.
+_LABEL_PRIORITY = {"site_zones": 10, "ps_clusters": 8, "towns": 7, "town_centres": 7,
+                   "platforms": 6, "districts": 3}
+
+
+def _document(renderer: ET.Element, aliases: dict[str, str], label: str | None,
+              layer: str = "", polygons: bool = True) -> str:
     root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="AllStyleCategories")
     root.append(renderer)
     if label:
@@ -61,9 +70,22 @@ def _document(renderer: ET.Element, aliases: dict[str, str], label: str | None) 
         settings = ET.SubElement(labeling, "settings", calloutType="simple")
         ET.SubElement(settings, "text-style", fieldName=label, fontSize="9",
                       fontFamily="Noto Sans CJK SC", textColor="40,40,40,255")
-        ET.SubElement(settings, "text-buffer", bufferDraw="1", bufferSize="0.8",
-                      bufferColor="255,255,255,255")
-        ET.SubElement(settings, "placement", placement="1")
+        # a white halo keeps labels readable over choropleths and points
+        ET.SubElement(settings, "text-buffer", bufferDraw="1", bufferSize="1",
+                      bufferSizeUnits="MM", bufferColor="255,255,255,255", bufferOpacity="1")
+        # polygons: horizontal label around the centroid (placement 0 = around point for
+        # points, 1 = over point / horizontal for polygons); a fitting priority
+        ET.SubElement(settings, "placement", placement="1" if polygons else "0",
+                      priority=str(_LABEL_PRIORITY.get(layer, 5)), dist="1",
+                      centroidInside="1", fitInPolygonOnly="0")
+        # zone polygons must not push other layers' labels away: only their own
+        # labels take space (obstacle off), as on the web map
+        ET.SubElement(settings, "obstacle_settings", isObstacle="0" if polygons else "1",
+                      obstacleFactor="1", obstacleType="0")
+        ET.SubElement(settings, "rendering", obstacle="0" if polygons else "1",
+                      obstacleFactor="1", obstacleType="0", displayAll="0",
+                      upsidedownLabels="0", labelPerPart="0", mergeLines="0",
+                      scaleVisibility="0", fontLimitPixelSize="0", zIndex="0")
     alias_node = ET.SubElement(root, "aliases")
     for index, (field, name) in enumerate(aliases.items()):
         ET.SubElement(alias_node, "alias", field=field, index=str(index), name=name)
@@ -91,7 +113,8 @@ def layer_qml(style: LayerStyle, frame: gpd.GeoDataFrame, recipe: MapRecipe,
         symbols = ET.SubElement(renderer, "symbols")
         _symbol(symbols, "0", kind, style.fill_color, style.color, style.fill_opacity,
                 width=style.weight * 0.25, size=style.radius * 0.6, dash=bool(style.dash))
-    return _document(renderer, _aliases(frame, recipe, lang), style.label_column(lang))
+    return _document(renderer, _aliases(frame, recipe, lang), style.label_column(lang),
+                     style.name, polygons=kind == "fill")
 
 
 def choropleth_qml(spec: Choropleth, frame: gpd.GeoDataFrame, recipe: MapRecipe,
@@ -131,19 +154,58 @@ def choropleth_qml(spec: Choropleth, frame: gpd.GeoDataFrame, recipe: MapRecipe,
                                   forceraster="0")
             ranges = ET.SubElement(renderer, "ranges")
         symbols = ET.SubElement(renderer, "symbols")
+        shown = drawn[0] if drawn else frame.iloc[:0]
         for k, (color, text) in enumerate(classes):
-            # the maps' class labels read "lower–upper"
-            lower, upper = (float(b) for b in text.split("–"))
+            # the limits are those of the features the maps give this colour, exact to
+            # the last digit; rounded limits ("3.18") would leave a zone at 3.18069 out
+            values = shown.loc[shown["_color"] == color, spec.column].astype(float)
+            if values.empty:
+                continue
+            lower, upper = repr(float(values.min())), repr(float(values.max()))
             if conditions:
-                low = ">=" if k == 0 else ">"
-                bounds = [f'"{spec.column}" {low} {lower:.6g}', f'"{spec.column}" <= {upper:.6g}']
+                bounds = [f'"{spec.column}" >= {lower}', f'"{spec.column}" <= {upper}']
                 ET.SubElement(rules, "rule", key=f"r{k}", symbol=str(k), label=text,
                               filter=" AND ".join([*conditions, *bounds]))
             else:
-                ET.SubElement(ranges, "range", lower=f"{lower:.6g}", upper=f"{upper:.6g}",
+                ET.SubElement(ranges, "range", lower=lower, upper=upper,
                               symbol=str(k), label=text, render="true")
             _symbol(symbols, str(k), kind, color, "#ffffff", spec.fill_opacity)
     return _document(renderer, _aliases(frame, recipe, lang), None)
+
+
+def plain_qml(name: str, frame: gpd.GeoDataFrame, recipe: MapRecipe, lang: str = "zh") -> str:
+    """QML of a layer the recipe does not style: grey outlines or small points, name labels.
+
+    Parameters
+    ----------
+    name : str
+        Layer name (for its label priority).
+    frame : GeoDataFrame
+        The layer.
+    recipe : MapRecipe
+        For the field aliases.
+    lang : {"zh", "en"}
+        Language of labels and aliases.
+
+    Returns
+    -------
+    str
+    """
+    points = bool((frame.geom_type.isin(["Point", "MultiPoint"])).all())
+    renderer = ET.Element("renderer-v2", type="singleSymbol", symbollevels="0",
+                          forceraster="0")
+    symbols = ET.SubElement(renderer, "symbols")
+    if points:
+        _symbol(symbols, "0", "marker", "#636363", "#ffffff", 0.9, size=1.8)
+    else:
+        _symbol(symbols, "0", "fill", "#ffffff", "#969696", 0.0, width=0.15)
+    # names label a few zones; not thousands of grid cells, nor the town centres
+    # whose towns carry the same name
+    label = None
+    if len(frame) <= _MAX_LABELLED and name not in _UNLABELLED:
+        label = f"name_{lang}" if f"name_{lang}" in frame.columns else (
+            "name_zh" if "name_zh" in frame.columns else None)
+    return _document(renderer, _aliases(frame, recipe, lang), label, name, polygons=not points)
 
 
 def _aliases(frame: gpd.GeoDataFrame, recipe: MapRecipe, lang: str) -> dict[str, str]:
@@ -181,8 +243,14 @@ def write_layer_styles(
         frame = layers.get(spec.layer)
         if isinstance(frame, gpd.GeoDataFrame) and spec.column in frame.columns:
             rows.append((spec.layer, spec.title(lang), choropleth_qml(spec, frame, recipe, lang)))
-    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with sqlite3.connect(gpkg) as db:
+    covered = {table for table, _, _ in rows}
+    for name, frame in layers.items():
+        if isinstance(frame, gpd.GeoDataFrame) and not frame.empty and name not in covered:
+            rows.append((name, name, plain_qml(name, frame, recipe, lang)))
+    # GeoPackage DATETIME with milliseconds: GDAL warns on "…:58Z" ("non-conformant")
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # closed on leaving (sqlite3's own context only commits): the file is renamed next
+    with contextlib.closing(sqlite3.connect(gpkg)) as db, db:
         db.execute(
             """CREATE TABLE IF NOT EXISTS layer_styles (
                 id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256),

@@ -62,11 +62,11 @@ def test_round_trip_keeps_features_chinese_text_and_geometry(tmp_path, layers, f
 def test_shapefile_zip_utf8_field_map_and_full_text(tmp_path, layers):
     out = tmp_path / "shp"
     export_layers(layers, out, "shp")
-    with zipfile.ZipFile(out / "zones.zip") as archive:
+    with zipfile.ZipFile(out / "zones.shp.zip") as archive:
         names = set(archive.namelist())
         assert {"zones.shp", "zones.dbf", "zones.shx", "zones.prj", "zones.cpg"} <= names
         assert archive.read("zones.cpg").decode().strip().upper() in {"UTF-8", "UTF8"}
-    back = _read(f"/vsizip/{out / 'zones.zip'}")
+    back = _read(f"/vsizip/{out / 'zones.shp.zip'}")
     assert back["name_zh"].tolist() == ["西湖区", "滨江区"]
     mapping = pd.read_csv(out / "zones_fields.csv", encoding="utf-8-sig")
     short = dict(zip(mapping["field"], mapping["shapefile_field"], strict=True))
@@ -84,8 +84,8 @@ def test_shapefile_splits_mixed_geometry_types(tmp_path):
         crs="EPSG:4326",
     )
     export_layers({"mixed": mixed}, tmp_path / "shp", "shp")
-    assert (tmp_path / "shp" / "mixed_point.zip").exists()
-    assert (tmp_path / "shp" / "mixed_polygon.zip").exists()
+    assert (tmp_path / "shp" / "mixed_point.shp.zip").exists()
+    assert (tmp_path / "shp" / "mixed_polygon.shp.zip").exists()
 
 
 @pytest.mark.parametrize("fmt", ["kml", "kmz"])
@@ -213,3 +213,15 @@ def test_interrupted_export_leaves_no_output(tmp_path, sig):
         assert proc.returncode == 130 and "interrupted" in err
         # a clean interruption also removes the temporary folder
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_zipped_shapefile_opens_in_gdal_directly(tmp_path, layers):
+    """ogrinfo (GDAL) opens a *.shp.zip without /vsizip/, as QGIS does."""
+    if shutil.which("ogrinfo") is None:
+        pytest.skip("GDAL tools not installed")
+    export_layers(layers, tmp_path / "shp", "shp")
+    proc = subprocess.run(["ogrinfo", "-so", "-al", str(tmp_path / "shp" / "zones.shp.zip")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "Feature Count: 2" in proc.stdout
+

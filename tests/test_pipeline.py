@@ -462,7 +462,7 @@ def test_run_exports_on_request_and_cli_export(tmp_path):
     proc = geo_cli("run", "--n", "800", "--export", "shp", "--export", "kml", "--out", "o",
                    cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "o" / "export_shp" / "districts.zip").is_file()
+    assert (tmp_path / "o" / "export_shp" / "districts.shp.zip").is_file()
     assert (tmp_path / "o" / "export_kml" / "ps_clusters.kml").is_file() or (
         tmp_path / "o" / "export_kml" / "districts.kml").is_file()
     proc = geo_cli("export", "o", "--format", "geojson", "--layer", "districts", "--out", "gj",
