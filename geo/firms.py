@@ -45,8 +45,6 @@ Chinese and English. Every row read is either kept or rejected.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +76,7 @@ from geo.io.columns import ColumnMapping, resolve_columns
 from geo.io.quality import SHARED_MIN
 from geo.io.readers import SUPPORTED, read_table, scalar_text
 from geo.messages import category_label, pick
+from geo.outputs import atomic_path
 
 OUTPUT_COLUMNS = (
     "firm_id", "name", "industry_code", "section", "division", "group", "field", "high_tech",
@@ -178,18 +177,8 @@ class FirmTable:
         path = Path(path)
         if Path(self.source).exists() and path.resolve() == Path(self.source).resolve():
             raise OutputError(f"refusing to overwrite the input file with its {what}", file=path)
-        tmp = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # temp file in the target folder so os.replace is an atomic rename
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
-                table.to_csv(handle, index=False)
-            os.replace(tmp, path)
-        except OSError as exc:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
-            raise OutputError(f"cannot write the {what} file: {exc}", file=path) from exc
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as handle:
+            table.to_csv(handle, index=False)
         return path
 
     def report(self, lang: str = "en") -> list[str]:
