@@ -51,13 +51,15 @@ DEFAULT_K = 8
 
 @dataclass
 class CLQResult:
-    """Pairwise co-location quotients with permutation p-values.
+    r"""Pairwise co-location quotients with permutation p-values.
 
     Attributes
     ----------
     table : DataFrame
-        One row per (a, b): ``n_a``, ``n_b``, ``clq``, ``p_colocation``,
-        ``p_isolation``.
+        One row per (a, b): ``n_a``, ``n_b``, ``neighbours`` (:math:`C_{A \to B}`,
+        the B points among A's nearest neighbours, ties sharing one unit),
+        ``expected_neighbours`` (:math:`N_A N'_B / (N - 1)`, its mean under
+        random labelling), ``clq`` (their ratio), ``p_colocation``, ``p_isolation``.
     global_clq : float
         Leslie & Kronenfeld's global CLQ over all types.
     parameters : dict
@@ -158,20 +160,23 @@ def colocation_quotients(
     ib = np.array([index[b] for _, b in wanted])
     n_b_prime = counts[ib] - (ia == ib)
 
-    def clq_of(c: np.ndarray) -> tuple[np.ndarray, float]:
+    expected = counts[ia] * n_b_prime / (n - 1)
+
+    def clq_of(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         L = _one_hot(c, t)
         C = (L.T @ (P @ L)).toarray()
         with np.errstate(divide="ignore", invalid="ignore"):
-            pair = (C[ia, ib] / counts[ia]) / (n_b_prime / (n - 1))
+            pair = C[ia, ib] / expected
             overall = np.trace(C) / np.sum(counts * (counts - 1) / (n - 1))
-        return pair, float(overall)
+        return pair, C[ia, ib], float(overall)
 
-    observed, global_clq = clq_of(codes)
+    observed, neighbours, global_clq = clq_of(codes)
     rng = np.random.default_rng(seed)
     sims = np.array([clq_of(rng.permutation(codes))[0] for _ in range(nsim)])
     table = pd.DataFrame(
         {"a": [a for a, _ in wanted], "b": [b for _, b in wanted],
-         "n_a": counts[ia].astype(int), "n_b": counts[ib].astype(int), "clq": observed}
+         "n_a": counts[ia].astype(int), "n_b": counts[ib].astype(int),
+         "neighbours": neighbours, "expected_neighbours": expected, "clq": observed}
     )
     if nsim:
         table["p_colocation"] = (1 + (sims >= observed - 1e-12).sum(axis=0)) / (nsim + 1)

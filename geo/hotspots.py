@@ -9,7 +9,12 @@ from libpysal and conditional-permutation inference from esda:
   expectation; binary weights including the cell itself (``star``), as in
   ArcGIS and spdep ``localG`` with ``include.self``.
 - **Local Moran's I** (Anselin 1995, Geographical Analysis 27(2)) with
-  row-standardised weights and the quadrants HH, LH, LL, HL.
+  row-standardised weights and the quadrants HH, LH, LL, HL; its analytical z
+  under conditional randomisation (Sokal, Oden & Thomson 1998, eqs. A7-A8),
+  spdep ``localmoran``'s ``Z.Ii``.
+- **Global Moran's I** (Moran 1950; Cliff & Ord 1981): esda's ``Moran`` with
+  the normality and randomisation moments (spdep ``moran.test``) and seeded
+  permutations (``moran.mc``).
 - **Bivariate local Moran** (Anselin, Syabri & Smirnov 2002; esda
   ``Moran_Local_BV``): the focal cell's standardised ``x`` (producer services)
   times the spatial lag of standardised ``y`` (manufacturing). HH: service-rich
@@ -28,18 +33,105 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numba
 import numpy as np
 import pandas as pd
-from esda import G_Local, Moran_Local, Moran_Local_BV, fdr
+from esda import G_Local, Moran, Moran_Local, Moran_Local_BV, fdr
 from libpysal import weights
 
 from geo.errors import ConfigError
 
 LEVELS = (0.01, 0.05, 0.10)
 QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
+
+
+@dataclass(frozen=True)
+class GlobalMoran:
+    """Global Moran's I with analytical and permutation inference.
+
+    Attributes
+    ----------
+    I : float
+        Moran's I (row-standardised weights).
+    expected : float
+        ``-1 / (n - 1)``.
+    variance_normality, variance_randomisation : float
+        Variance of I under normality and under randomisation (Cliff & Ord 1981).
+    z_normality, z_randomisation : float
+        ``(I - E[I]) / sd``.
+    p_normality, p_randomisation : float
+        Two-sided p-values of the z-values.
+    permutations : int
+        Random permutations of the values over the zones (0: none).
+    p_sim : float
+        Folded pseudo p-value: ``(1 + #{as extreme in the observed tail}) /
+        (1 + permutations)`` (esda); NaN without permutations.
+    p_sim_greater : float
+        One-sided ``(1 + #{I_sim >= I}) / (1 + permutations)`` (spdep ``moran.mc``).
+    z_sim : float
+        ``(I - mean(I_sim)) / sd(I_sim)``.
+    seed : int
+        Seed of the permutations.
+    """
+
+    I: float  # noqa: E741 - the statistic's published name
+    expected: float
+    variance_normality: float
+    variance_randomisation: float
+    z_normality: float
+    z_randomisation: float
+    p_normality: float
+    p_randomisation: float
+    permutations: int
+    p_sim: float
+    p_sim_greater: float
+    z_sim: float
+    seed: int
+
+
+def global_moran(values: np.ndarray, w: weights.W, *, permutations: int = 999,
+                 seed: int = 0) -> GlobalMoran:
+    """Global Moran's I of ``values`` over zones with row-standardised weights (esda ``Moran``).
+
+    Parameters
+    ----------
+    values : ndarray
+        Value of each zone.
+    w : libpysal.weights.W
+        Neighbour weights (row-standardised here).
+    permutations : int
+        Random permutations for the pseudo p-values (0: none).
+    seed : int
+        Seed of the permutations.
+
+    Returns
+    -------
+    GlobalMoran
+    """
+    y = np.asarray(values, dtype=float)
+    w = _copy(w)
+    w.transform = "R"
+    # esda draws from numpy's legacy global generator (it takes no seed): seed it, then
+    # give it back its state
+    state = np.random.get_state()  # noqa: NPY002
+    np.random.seed(seed)  # noqa: NPY002
+    try:
+        with _esda_quiet():
+            stat = Moran(y, w, transformation="r", permutations=permutations, two_tailed=True)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+    greater = (1 + np.sum(stat.sim >= stat.I)) / (permutations + 1) if permutations else np.nan
+    return GlobalMoran(
+        I=float(stat.I), expected=float(stat.EI), variance_normality=float(stat.VI_norm),
+        variance_randomisation=float(stat.VI_rand), z_normality=float(stat.z_norm),
+        z_randomisation=float(stat.z_rand), p_normality=float(stat.p_norm),
+        p_randomisation=float(stat.p_rand), permutations=permutations,
+        p_sim=float(stat.p_sim) if permutations else np.nan, p_sim_greater=float(greater),
+        z_sim=float(stat.z_sim) if permutations else np.nan, seed=seed,
+    )
 
 
 def spatial_weights(zones: gpd.GeoDataFrame, spec: str = "queen") -> weights.W:
@@ -283,7 +375,10 @@ def local_moran(
     GeoDataFrame
         ``zones`` with ``lisa_i``, ``lisa_p_sim``, ``lisa_level`` and
         ``lisa_quadrant`` (HH, LH, LL, HL where significant, else ``ns``);
-        prefixed ``bv_`` instead of ``lisa_`` for the bivariate statistic.
+        prefixed ``bv_`` instead of ``lisa_`` for the bivariate statistic. The
+        univariate statistic adds ``lisa_z``: the analytical z under
+        conditional randomisation (spdep ``localmoran``'s ``Z.Ii``; NaN for
+        islands).
     """
     x = np.asarray(values, dtype=float)
     w = _copy(w)
@@ -305,6 +400,11 @@ def local_moran(
     p_sim = conditional_permutation_p(np.zeros(len(x)), scale, zy, w, permutations, seed)
     out = zones.copy()
     out[f"{prefix}_i"] = stat.Is
+    if other is None:
+        # esda's I has the factor n - 1, its moments (EIc, VIc) spdep's n
+        n = len(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["lisa_z"] = (stat.Is * n / (n - 1) - stat.EIc) / np.sqrt(stat.VIc)
     out[f"{prefix}_p_sim"] = p_sim
     level = _significance(p_sim, use_fdr)
     out[f"{prefix}_level"] = level

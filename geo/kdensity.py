@@ -16,9 +16,13 @@ weights :math:`w_p` (1, or the product of employments):
 
 a Gaussian kernel density of pair distances reflected at zero, so it
 integrates to 1 over :math:`[0, \infty)`; the sum in the denominator runs over
-*all* pairs (not only those closer than the maximum distance). The bandwidth is
-Silverman's rule (R ``bw.nrd0``) on the unweighted distances up to twice the
-maximum distance, as in the R package dbmss (``Kdhat``), times ``adjust``.
+*all* pairs (not only those closer than the maximum distance). The bandwidth
+(``bandwidth``, times ``adjust``) is a number of metres, or R's rule ``nrd0``
+(Silverman, the default) or ``SJ`` (Sheather & Jones) applied, as the R
+package dbmss (``Kdhat``) does, to the observed unweighted distances up to
+twice the maximum distance; both computed exactly (:mod:`geo.bandwidths`,
+:func:`geo.pairs.distance_statistics`: equal to R's ``bw.nrd0``/``bw.SJ`` of
+the listed distances).
 
 Counterfactuals (D&O 2005): the firms of A and B are relocated to sites drawn
 without replacement from all firms' sites, i.e. the types (with their
@@ -29,60 +33,42 @@ band likewise. Localisation :math:`\Gamma = \sum_r \max(\hat K_d(r) - \bar K(r),
 dispersion :math:`\Psi = \sum_r \max(\underline K(r) - \hat K_d(r), 0)` when
 :math:`\Gamma = 0` (else 0), summed over the r grid.
 
-Differences from dbmss, documented: dbmss evaluates the density with R's
-``density()`` (linear binning on a 512+ point grid and FFT) and reflects only
-distances below 4 bandwidths; here pair distances are binned at a width of at
-most ``h/25`` and smoothed exactly, and every pair is reflected (the extra
-terms are below :math:`\phi(4) \approx 10^{-4}` of the kernel peak). dbmss
-recomputes the bandwidth for each counterfactual; here the observed bandwidth
-is kept for all, so every curve is smoothed alike (as D&O's bands compare
-like with like), and the simulations reuse one pass over the pairs.
+Two estimators:
+
+``estimator="exact"``
+    pair distances binned at a width of at most ``h/25`` and smoothed exactly
+    with the Gaussian (2e-3 of the peak against the unbinned sum), every pair
+    reflected; the observed bandwidth is kept for all counterfactuals, so every
+    curve is smoothed alike (as D&O's bands compare like with like).
+``estimator="dbmss"``
+    dbmss's binned approximation, step by step (``Kdhat(..., Approximate = k)``,
+    its default from 10,000 points, read from dbmss's ``Kdhat.R`` and
+    ``CountNbd.cpp``): pair weights in ``2048 k`` bins of ``[0, 2 rmax]``
+    (``d^2 <= r^2`` closes a bin) plus one for farther pairs; the bandwidth by
+    the rule over the *distinct non-empty bins* (their centres, unweighted,
+    which can differ from the rule on the distances by tens of percent); bins
+    below 4 bandwidths mirrored at 0; R's ``density()`` on 512 points
+    (:func:`geo.bandwidths.r_density`) renormalised by the mirrored mass; linear
+    interpolation at r. Each counterfactual gets its own bandwidth, as in
+    dbmss's envelopes. dbmss's exact mode (``Approximate = 0``, its default
+    below 10,000 points) lists every distance and is not reproduced: its
+    curve differs from ``estimator="exact"`` by R ``density()``'s binning.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from geo.bandwidths import bandwidth as rule_bandwidth
+from geo.bandwidths import r_density, r_seq, summary
 from geo.errors import ConfigError
-from geo.pairs import NONE, pair_histograms
+from geo.pairs import NONE, TIES_SQUARED, distance_statistics, pair_histograms
 from geo.ripley import FunctionResult
 
 FINE_BINS_PER_BANDWIDTH = 25
-BANDWIDTH_BINS = 20_000  # histogram resolution of the bandwidth distances (2 rmax / 20,000)
-
-
-def _hist_quantile(centres: np.ndarray, counts: np.ndarray, q: float) -> float:
-    cum = np.cumsum(counts)
-    target = q * cum[-1]
-    k = int(np.searchsorted(cum, target))
-    return float(centres[min(k, len(centres) - 1)])
-
-
-def silverman_bandwidth(centres: np.ndarray, counts: np.ndarray) -> float:
-    """R's ``bw.nrd0`` from a histogram of distances (bin centres and counts).
-
-    ``0.9 * min(sd, IQR / 1.34) * n^(-1/5)``, with R's fallbacks when the
-    spread is zero.
-
-    Parameters
-    ----------
-    centres, counts : ndarray
-        Histogram of the distances.
-
-    Returns
-    -------
-    float
-    """
-    n = counts.sum()
-    if n < 2:
-        raise ConfigError("too few pairs to choose a bandwidth")
-    mean = np.sum(centres * counts) / n
-    sd = np.sqrt(np.sum(counts * (centres - mean) ** 2) / (n - 1))
-    iqr = _hist_quantile(centres, counts, 0.75) - _hist_quantile(centres, counts, 0.25)
-    lo = min(sd, iqr / 1.34)
-    if lo <= 0:
-        lo = sd or abs(centres[np.argmax(counts > 0)]) or 1.0
-    return float(0.9 * lo * n ** (-0.2))
+ESTIMATORS = ("exact", "dbmss")
+SJ_BINS = 1000  # R's bw.SJ default nb
+DBMSS_DENSITY_POINTS = 512  # Kdhat's n
 
 
 def _labels(
@@ -105,6 +91,64 @@ def _labels(
     return label_a, label_b
 
 
+def _observed_bandwidth(x, y, types, a, b, rule, rmax: float) -> tuple[float, dict]:
+    """Bandwidth by ``rule`` of the observed unweighted distances up to 2 rmax (dbmss)."""
+    if not isinstance(rule, str):
+        return float(rule), {}
+    keep = (types == a) | (types == (b or a))
+    is_a, is_b = types[keep] == a, types[keep] == (b or a)
+    stats = distance_statistics(x[keep], y[keep], is_a, is_b, 2 * rmax,
+                                sj_bins=SJ_BINS if rule == "SJ" else 0)
+    if stats["n"] < 2:
+        raise ConfigError(f"fewer than 2 pairs within {2 * rmax:g} m to choose a bandwidth")
+    return rule_bandwidth(rule, stats), {"bandwidth_pairs": stats["n"]}
+
+
+def _exact_curves(x, y, label_a, label_b, same: bool, h: float, rmax: float,
+                  r: np.ndarray) -> np.ndarray:
+    """Kd of every labelling: distances binned finely, then exact Gaussian smoothing."""
+    step = min(h / FINE_BINS_PER_BANDWIDTH, rmax / 2000)
+    r_fine = np.arange(0, rmax + 5 * h + step, step)
+    hist, _ = pair_histograms(x, y, r_fine, label_a, label_b, correction=NONE)
+    if same:
+        hist = hist / 2
+    d = np.concatenate([[0.0], r_fine[1:] - step / 2])
+    kernel = (
+        np.exp(-0.5 * ((r[:, None] - d[None, :]) / h) ** 2)
+        + np.exp(-0.5 * ((r[:, None] + d[None, :]) / h) ** 2)
+    ) / (h * np.sqrt(2 * np.pi))
+    total = _total_pair_weight(label_a, label_b, same)
+    return (kernel @ hist) / total[None, :]
+
+
+def _dbmss_curves(x, y, label_a, label_b, same: bool, rule, adjust: float, rmax: float,
+                  r: np.ndarray, approximate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kd of every labelling by dbmss's binned approximation, and each bandwidth."""
+    rseq = r_seq(0.0, 2 * rmax, 2048 * approximate)
+    hist, _ = pair_histograms(x, y, rseq, label_a, label_b, correction=NONE, ties=TIES_SQUARED)
+    # dbmss counts a pair of one type twice (once from each end): so do the histograms
+    far = _total_pair_weight(label_a, label_b, same) * (2 if same else 1) - hist.sum(axis=0)
+    centres = np.concatenate([[0.0], (rseq[1:] + rseq[:-1]) / 2])
+    curves = np.empty((len(r), hist.shape[1]))
+    bandwidths = np.empty(hist.shape[1])
+    for s in range(hist.shape[1]):
+        occupied = centres[hist[:, s] > 0]
+        stats = summary(occupied, sj_bins=SJ_BINS if rule == "SJ" else 0)
+        h = rule_bandwidth(rule, stats) * adjust
+        values = np.concatenate([centres, [2 * rmax + 4 * h]])
+        weights = np.concatenate([hist[:, s], [far[s]]])
+        mirrored = np.flatnonzero(values <= 4 * h)[1:]  # bins below 4h but the one at 0
+        values = np.concatenate([values, -values[mirrored]])
+        weights = np.concatenate([weights, weights[mirrored]])
+        weights = weights / weights.sum()
+        grid, density = r_density(values, weights, h, 0.0, rmax, DBMSS_DENSITY_POINTS)
+        below, mass = r_density(values, weights, h, values.min() - 3 * h, 0.0)
+        density = density / (1 - mass.mean() * (below[-1] - below[0]))
+        curves[:, s] = np.interp(r, grid, density)
+        bandwidths[s] = h
+    return curves, bandwidths
+
+
 def kd_function(
     x: np.ndarray,
     y: np.ndarray,
@@ -115,7 +159,10 @@ def kd_function(
     weights: np.ndarray | None = None,
     rmax: float = 10_000.0,
     n_r: int = 201,
+    bandwidth: str | float = "nrd0",
     adjust: float = 1.0,
+    estimator: str = "exact",
+    approximate: int = 1,
     nsim: int = 0,
     seed: int = 0,
     alpha: float = 0.05,
@@ -137,8 +184,15 @@ def kd_function(
         Largest distance (metres).
     n_r : int
         Number of distances ``0 .. rmax``.
+    bandwidth : {"nrd0", "SJ"} or float
+        R's rule (of the observed distances up to 2 rmax; with
+        ``estimator="dbmss"``, of the non-empty bins as dbmss does) or metres.
     adjust : float
         Bandwidth multiplier.
+    estimator : {"exact", "dbmss"}
+        See the module docstring.
+    approximate : int
+        dbmss's ``Approximate`` (bins per rmax / 1024) with ``estimator="dbmss"``.
     nsim : int
         Counterfactuals (0: none).
     seed : int
@@ -160,42 +214,37 @@ def kd_function(
         raise ConfigError(f"too few firms of type {a}{' or ' + b if b else ''}")
     if rmax <= 0:
         raise ConfigError("rmax must be positive")
+    if estimator not in ESTIMATORS:
+        raise ConfigError(f"unknown estimator '{estimator}': use {', '.join(ESTIMATORS)}")
+    if estimator == "dbmss" and (int(approximate) != approximate or approximate < 1):
+        raise ConfigError("estimator='dbmss' reproduces dbmss's binned approximation: "
+                          "approximate must be a whole number >= 1")
+    if isinstance(bandwidth, str) and bandwidth not in ("nrd0", "SJ"):
+        raise ConfigError(f"unknown bandwidth '{bandwidth}': use nrd0, SJ or a number of metres")
+    if not isinstance(bandwidth, str) and not bandwidth > 0:
+        raise ConfigError("the bandwidth must be positive")
     w = None if weights is None else np.asarray(weights, float)
     if w is not None and (~np.isfinite(w) | (w < 0)).any():
         raise ConfigError("weights must be finite and non-negative")
     label_a, label_b = _labels(types, w, a, b, nsim, seed)
-
-    # bandwidth: observed, unweighted pair distances up to 2 rmax
-    # (only the A and B firms: the other sites do not enter the observed pairs)
-    keep = (types == a) | (types == (b or a))
-    obs_a = (types[keep] == a).astype(np.uint8)[:, None]
-    obs_b = (types[keep] == (b or a)).astype(np.uint8)[:, None]
-    r_bw = np.linspace(0, 2 * rmax, BANDWIDTH_BINS + 1)
-    counts, _ = pair_histograms(x[keep], y[keep], r_bw, obs_a, obs_b, correction=NONE)
-    counts = counts[:, 0] / (1 if b else 2)  # ordered pairs of one type count twice
-    centres = np.concatenate([[0.0], r_bw[1:] - (r_bw[1] - r_bw[0]) / 2])
-    h = silverman_bandwidth(centres, counts) * adjust
-
-    # fine histogram of every labelling up to rmax + 5h, then exact Gaussian smoothing
-    step = min(h / FINE_BINS_PER_BANDWIDTH, rmax / 2000)
-    r_fine = np.arange(0, rmax + 5 * h + step, step)
-    hist, _ = pair_histograms(x, y, r_fine, label_a, label_b, correction=NONE)
-    if not b:
-        hist = hist / 2
-    d = np.concatenate([[0.0], r_fine[1:] - step / 2])
     r = np.linspace(0, rmax, n_r)
-    kernel = (
-        np.exp(-0.5 * ((r[:, None] - d[None, :]) / h) ** 2)
-        + np.exp(-0.5 * ((r[:, None] + d[None, :]) / h) ** 2)
-    ) / (h * np.sqrt(2 * np.pi))
-    total = _total_pair_weight(label_a, label_b, same=not b)
-    curves = (kernel @ hist) / total[None, :]
+    extra = {}
+    if estimator == "dbmss":
+        curves, h_all = _dbmss_curves(x, y, label_a, label_b, not b, bandwidth, adjust, rmax, r,
+                                      int(approximate))
+        h = float(h_all[0])
+        extra = {"approximate": int(approximate), "bandwidth_per_simulation": True}
+    else:
+        h, extra = _observed_bandwidth(x, y, types, a, b, bandwidth, rmax)
+        h *= adjust
+        curves = _exact_curves(x, y, label_a, label_b, not b, h, rmax, r)
     result = FunctionResult(
         "Kd" if not b else "Kd_bilateral", r, curves[:, 0], np.full(n_r, np.nan),
         parameters={
             "function": "Kd", "a": a, "b": b, "weighted": w is not None, "bandwidth_m": h,
-            "adjust": adjust, "nsim": nsim, "seed": seed, "alpha": alpha, "n_a": n_a,
-            "n_b": n_b if b else None, "n_sites": len(x),
+            "bandwidth_rule": bandwidth if isinstance(bandwidth, str) else "given",
+            "adjust": adjust, "estimator": estimator, **extra, "nsim": nsim, "seed": seed,
+            "alpha": alpha, "n_a": n_a, "n_b": n_b if b else None, "n_sites": len(x),
             "null": "types (with employment) permuted over all sites" if nsim else None,
         },
     )

@@ -23,7 +23,7 @@ points, weights stay with the locations.
 The kernel visits each reference point's neighbours once for the observed
 labelling and every simulation: per point it keeps an ``(n_r, S)`` array of
 neighbour weights, so memory is ``O(n * S)`` for the labels plus
-``O(threads * n_r * S)``.
+``O(chunks * n_r * S)``; the threads follow :func:`geo.pairs.run_kernel`.
 """
 
 from __future__ import annotations
@@ -34,77 +34,94 @@ import numba
 import numpy as np
 
 from geo.errors import ConfigError
-from geo.pairs import _grid
+from geo.pairs import N_CHUNKS, _grid
 from geo.ripley import FunctionResult, add_envelope
+from geo.threads import run_kernel
 
-N_CHUNKS = 16
+
+@numba.njit(cache=True)
+def _m_chunk(chunk, x, y, w, r, ref, nbr, global_ratio, order, starts, nx, ny, size, x0, y0):
+    """Sum the local and global ratios (``top``, ``bottom``) of one chunk of reference points.
+
+    Allocated here so the compiler knows they share no memory with the inputs.
+    """
+    n_r = len(r)
+    n_sim = ref.shape[1]
+    top = np.zeros((n_r, n_sim))
+    bottom = np.zeros((n_r, n_sim))
+    r2 = r[-1] * r[-1]
+    den = np.zeros(n_r)
+    num = np.zeros((n_r, n_sim))
+    acc = np.zeros(n_sim)
+    for i in range(chunk, len(x), N_CHUNKS):
+        # skip points that are never a reference point
+        any_ref = False
+        for s in range(n_sim):
+            if ref[i, s]:
+                any_ref = True
+                break
+        if not any_ref:
+            continue
+        den[:] = 0.0
+        num[:, :] = 0.0
+        cxx = int((x[i] - x0) / size)
+        cyy = int((y[i] - y0) / size)
+        for gy in range(cyy - 1, cyy + 2):
+            if gy < 0 or gy >= ny:
+                continue
+            for gx in range(cxx - 1, cxx + 2):
+                if gx < 0 or gx >= nx:
+                    continue
+                cell = gy * nx + gx
+                for q in range(starts[cell], starts[cell + 1]):
+                    j = order[q]
+                    if j == i:
+                        continue
+                    dx = x[j] - x[i]
+                    dy = y[j] - y[i]
+                    dd = dx * dx + dy * dy
+                    if dd > r2:
+                        continue
+                    k = np.searchsorted(r, math.sqrt(dd), side="left")
+                    den[k] += w[j]
+                    for s in range(n_sim):
+                        num[k, s] += w[j] * nbr[j, s]
+        total = 0.0
+        acc[:] = 0.0
+        for k in range(n_r):
+            total += den[k]
+            for s in range(n_sim):
+                acc[s] += num[k, s]
+            if total > 0.0:
+                for s in range(n_sim):
+                    if ref[i, s]:
+                        top[k, s] += acc[s] / total
+                        bottom[k, s] += global_ratio[i, s]
+    return top, bottom
 
 
 @numba.njit(parallel=True, cache=True)
-def _m_kernel(x, y, w, r, ref, nbr, global_ratio):
-    """Sum local and global ratios over reference points, per (r, labelling)."""
-    n_r = len(r)
-    n_sim = ref.shape[1]
-    rmax = r[-1]
-    order, starts, nx, ny, size, x0, y0 = _grid(x, y, rmax)
-    top = np.zeros((N_CHUNKS, n_r, n_sim))
-    bottom = np.zeros((N_CHUNKS, n_r, n_sim))
-    r2 = rmax * rmax
-    n = len(x)
+def _m_parallel(x, y, w, r, ref, nbr, global_ratio):
+    """Sum local and global ratios over reference points, per (r, labelling), in parallel."""
+    order, starts, nx, ny, size, x0, y0 = _grid(x, y, r[-1])
+    top = np.zeros((N_CHUNKS, len(r), ref.shape[1]))
+    bottom = np.zeros((N_CHUNKS, len(r), ref.shape[1]))
     for chunk in numba.prange(N_CHUNKS):
-        den = np.zeros(n_r)
-        num = np.zeros((n_r, n_sim))
-        acc = np.zeros(n_sim)
-        for i in range(chunk, n, N_CHUNKS):
-            # skip points that are never a reference point
-            any_ref = False
-            for s in range(n_sim):
-                if ref[i, s]:
-                    any_ref = True
-                    break
-            if not any_ref:
-                continue
-            den[:] = 0.0
-            num[:, :] = 0.0
-            cxx = int((x[i] - x0) / size)
-            cyy = int((y[i] - y0) / size)
-            for gy in range(cyy - 1, cyy + 2):
-                if gy < 0 or gy >= ny:
-                    continue
-                for gx in range(cxx - 1, cxx + 2):
-                    if gx < 0 or gx >= nx:
-                        continue
-                    cell = gy * nx + gx
-                    for q in range(starts[cell], starts[cell + 1]):
-                        j = order[q]
-                        if j == i:
-                            continue
-                        dx = x[j] - x[i]
-                        dy = y[j] - y[i]
-                        dd = dx * dx + dy * dy
-                        if dd > r2:
-                            continue
-                        k = np.searchsorted(r, math.sqrt(dd), side="left")
-                        den[k] += w[j]
-                        for s in range(n_sim):
-                            num[k, s] += w[j] * nbr[j, s]
-            total = 0.0
-            acc[:] = 0.0
-            for k in range(n_r):
-                total += den[k]
-                for s in range(n_sim):
-                    acc[s] += num[k, s]
-                if total > 0.0:
-                    for s in range(n_sim):
-                        if ref[i, s]:
-                            top[chunk, k, s] += acc[s] / total
-                            bottom[chunk, k, s] += global_ratio[i, s]
-    out_top = np.zeros((n_r, n_sim))
-    out_bottom = np.zeros((n_r, n_sim))
+        top[chunk], bottom[chunk] = _m_chunk(chunk, x, y, w, r, ref, nbr, global_ratio, order,
+                                             starts, nx, ny, size, x0, y0)
+    return top, bottom
+
+
+@numba.njit(cache=True)
+def _m_serial(x, y, w, r, ref, nbr, global_ratio):
+    """Sum the same ratios chunk after chunk in one thread."""
+    order, starts, nx, ny, size, x0, y0 = _grid(x, y, r[-1])
+    top = np.zeros((N_CHUNKS, len(r), ref.shape[1]))
+    bottom = np.zeros((N_CHUNKS, len(r), ref.shape[1]))
     for chunk in range(N_CHUNKS):
-        out_top += top[chunk]
-        out_bottom += bottom[chunk]
-    return out_top, out_bottom
+        top[chunk], bottom[chunk] = _m_chunk(chunk, x, y, w, r, ref, nbr, global_ratio, order,
+                                             starts, nx, ny, size, x0, y0)
+    return top, bottom
 
 
 def m_function(
@@ -174,7 +191,8 @@ def m_function(
         w_n = w[nbr[:, s] == 1].sum()
         with np.errstate(divide="ignore", invalid="ignore"):
             g[:, s] = (w_n - w * (reference == neighbour)) / (total - w)
-    top, bottom = _m_kernel(x, y, w, r, ref, nbr, g)
+    top, bottom = run_kernel(_m_parallel, _m_serial, n * (1 + nsim), x, y, w, r, ref, nbr, g)
+    top, bottom = top.sum(axis=0), bottom.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         curves = top / bottom
     result = FunctionResult(

@@ -9,16 +9,28 @@ labelling and of every simulated one in the same visit.
 Memory model: nothing per pair is stored. Points are sorted into square cells
 of side ``rmax``; the cells are split into a fixed number of chunks handled in
 parallel (numba ``prange``), each with its own histogram of shape
-``(n_bins, n_labellings)``; chunks are summed in a fixed order so results do
+``(len(r), n_labellings)``; chunks are summed in a fixed order so results do
 not depend on the number of threads. Memory is ``O(n * n_labellings)`` bytes
-for the labels plus ``O(chunks * n_bins * n_labellings)`` for histograms,
-whatever the number of pairs (0.75 billion pairs at 200,000 points and 3 km
-need no more memory than 1 million).
+for the labels plus ``O(chunks * len(r) * n_labellings)`` for histograms,
+whatever the number of pairs.
 
-Histogram cells follow spatstat's ``whist`` on breaks ``(-dr, r_0 = 0, r_1,
-..., r_max)``: a distance ``d`` falls in the cell ``c`` with
-``breaks[c] <= d < breaks[c + 1]`` (the last cell is closed), so the
-cumulative count at ``r_c`` counts ``d < r_c`` (``d <= r_max`` at the end).
+Histograms are indexed by distance: a pair lands in cell ``k``, the first
+``r[k]`` at which it counts, so the cumulative sum at ``r[k]`` is the
+statistic at ``r[k]``. *When* a distance ``d`` counts is the tie rule:
+
+``TIES_LEFT``
+    spatstat's ``whist`` (cells closed on the left): from the first ``r > d``;
+    ``d == r[-1]`` counts at the end (the generic ``Kest`` and ``Kcross``).
+``TIES_CEIL``
+    spatstat's C routines for evenly spaced ``r`` (``Kborder``, ``Knone``,
+    ``Krect``): from index ``ceil(d / dr)``, pairs with ``d < r[-1]`` only.
+``TIES_CLOSED``
+    the published definition ``d <= r``, compared exactly.
+``TIES_SQUARED``
+    dbmss's rule: from the first ``r`` with ``d**2 <= r**2`` (squares compared).
+
+Every kernel is compiled twice, parallel and serial, and run through
+:func:`geo.threads.run_kernel`, which picks the threads.
 """
 
 from __future__ import annotations
@@ -28,38 +40,17 @@ import math
 import numba
 import numpy as np
 
+from geo.threads import run_kernel
+
 N_CHUNKS = 16  # fixed: deterministic summation order on any number of cores
 
 # correction codes understood by the kernel
-NONE, BORDER, TRANSLATE_RECT, ISOTROPIC, BORDER_DIRECT = 0, 1, 2, 3, 4
+NONE, BORDER_BINNED, TRANSLATE_RECT, ISOTROPIC, BORDER_EXACT = 0, 1, 2, 3, 4
+# tie rules (see the module docstring)
+TIES_LEFT, TIES_CEIL, TIES_CLOSED, TIES_SQUARED = 0, 1, 2, 3
 
 
-def breaks_from_r(r: np.ndarray) -> np.ndarray:
-    """Histogram breaks ``(-dr, r_0, ..., r_max)`` for evenly spaced ``r`` starting at 0.
-
-    Parameters
-    ----------
-    r : ndarray
-        Distances, ``r[0] == 0``, increasing.
-
-    Returns
-    -------
-    ndarray
-        ``len(r) + 1`` breaks.
-    """
-    r = np.asarray(r, dtype=float)
-    if len(r) < 2 or r[0] != 0 or np.any(np.diff(r) <= 0):
-        raise ValueError("r must start at 0, be increasing and have at least two values")
-    return np.concatenate([[-(r[1] - r[0])], r])
-
-
-@numba.njit(cache=True)
-def _cell_of(d: float, breaks: np.ndarray) -> int:
-    """Histogram cell of ``d`` (findInterval with the last interval closed)."""
-    n = len(breaks)
-    if d >= breaks[n - 1]:
-        return n - 2
-    return np.searchsorted(breaks, d, side="right") - 1
+# ----------------------------------------------------------------- geometry
 
 
 @numba.njit(cache=True)
@@ -87,67 +78,63 @@ def _grid(x: np.ndarray, y: np.ndarray, rmax: float):
 
 
 @numba.njit(cache=True)
-def _circle_inside_angle(
-    cx: float, cy: float, r: float, ex0, ey0, ex1, ey1, ref_angle: float
-) -> float:
-    """Total angle (radians) of the circle (cx, cy, r) inside a polygon.
+def circle_inside_angle(cx, cy, r, ex0, ey0, ex1, ey1) -> float:
+    """Angle (radians) of the circle (cx, cy, r) inside a polygon holding its centre.
 
-    Crossing angles of the circle with every edge split it into arcs whose
-    insideness alternates; the arc holding ``ref_angle`` (the direction of a
-    point known to be inside) is inside.
+    The edges must keep the polygon's interior on their left (outer rings
+    counter-clockwise, holes clockwise). Along a ray from the centre the
+    boundary crossings alternate exit, entry, ..., so the point at distance
+    ``r`` is outside exactly when the signed count of crossings closer than
+    ``r`` is 1. Integrated over directions, each edge contributes the signed
+    angle it subtends at the centre over its part inside the disc (positive
+    when it runs counter-clockwise around the centre, i.e. is an exit). Every
+    term is a continuous function of the data: no crossing is ever counted or
+    missed by a rounding error, at vertices on the circle or at tangents.
+
+    A centre on the boundary takes the limit from inside: an edge through it
+    hides half the directions (pi), a vertex at it the exterior angle there.
     """
-    angles = np.empty(2 * len(ex0))
-    m = 0
+    r2 = r * r
+    outside = 0.0
+    dir_in = dir_out = 0.0
+    at_in = at_out = False
     for e in range(len(ex0)):
         ax, ay = ex0[e] - cx, ey0[e] - cy
-        dx, dy = ex1[e] - ex0[e], ey1[e] - ey0[e]
+        bx, by = ex1[e] - cx, ey1[e] - cy
+        if ax == 0.0 and ay == 0.0:  # the centre is this edge's first vertex
+            dir_out, at_out = math.atan2(by, bx), True
+            continue
+        if bx == 0.0 and by == 0.0:  # ... or its last vertex
+            dir_in, at_in = math.atan2(ay, ax), True
+            continue
+        cross = ax * by - ay * bx
+        dot = ax * bx + ay * by
+        if dot < 0.0 and abs(cross) <= 1e-12 * math.sqrt((ax * ax + ay * ay) * (bx * bx + by * by)):
+            outside += math.pi  # the centre lies on this edge
+            continue
+        dx, dy = bx - ax, by - ay
         a = dx * dx + dy * dy
-        if a == 0.0:
-            continue
-        b = 2.0 * (ax * dx + ay * dy)
-        c = ax * ax + ay * ay - r * r
-        disc = b * b - 4.0 * a * c
+        b = ax * dx + ay * dy
+        c = ax * ax + ay * ay - r2
+        disc = b * b - a * c
         if disc <= 0.0:
-            continue
+            continue  # the edge's line misses the open disc
         sq = math.sqrt(disc)
-        for t in ((-b - sq) / (2.0 * a), (-b + sq) / (2.0 * a)):
-            if 0.0 <= t < 1.0:
-                angles[m] = math.atan2(ay + t * dy, ax + t * dx) % (2.0 * math.pi)
-                m += 1
-    if m == 0:
-        return 2.0 * math.pi
-    crossings = np.sort(angles[:m])
-    ref = ref_angle % (2.0 * math.pi)
-    # arc k runs from crossings[k] to crossings[k+1] (the last wraps around)
-    k_ref = np.searchsorted(crossings, ref, side="right") - 1
-    if k_ref < 0:
-        k_ref = m - 1
-    inside = 0.0
-    for k in range(m):
-        start = crossings[k]
-        stop = crossings[k + 1] if k + 1 < m else crossings[0] + 2.0 * math.pi
-        if (k - k_ref) % 2 == 0:
-            inside += stop - start
-    return inside
+        t0 = max((-b - sq) / a, 0.0)
+        t1 = min((-b + sq) / a, 1.0)
+        if t0 >= t1:
+            continue
+        px, py = ax + t0 * dx, ay + t0 * dy
+        qx, qy = ax + t1 * dx, ay + t1 * dy
+        outside += math.atan2(px * qy - py * qx, px * qx + py * qy)
+    if at_in and at_out:
+        # exterior angle at the vertex: from the incoming edge's far end round to the outgoing
+        outside += (dir_out - dir_in) % (2.0 * math.pi)
+    return 2.0 * math.pi - outside
 
 
 @numba.njit(cache=True)
-def _rect_inside_angle(cx, cy, r, xmin, xmax, ymin, ymax):
-    """Angle of the circle inside an axis-aligned rectangle (the centre is inside)."""
-    ex0 = np.array([xmin, xmax, xmax, xmin])
-    ey0 = np.array([ymin, ymin, ymax, ymax])
-    ex1 = np.array([xmax, xmax, xmin, xmin])
-    ey1 = np.array([ymin, ymax, ymax, ymin])
-    # the direction to the nearest point of the rectangle's interior is any inside
-    # direction: towards the rectangle's centre
-    ref = math.atan2((ymin + ymax) / 2 - cy, (xmin + xmax) / 2 - cx)
-    return _circle_inside_angle(cx, cy, r, ex0, ey0, ex1, ey1, ref)
-
-
-@numba.njit(cache=True)
-def _pair_weight(
-    i, j, d, x, y, correction, bnd, rect, ex0, ey0, ex1, ey1, is_rect, maxweight
-):
+def _pair_weight(i, j, d, x, y, correction, bnd, rect, ex0, ey0, ex1, ey1, maxweight):
     """Edge-correction weight of the ordered pair i -> j."""
     if correction == TRANSLATE_RECT:
         w = (rect[1] - rect[0]) * (rect[3] - rect[2])
@@ -156,117 +143,166 @@ def _pair_weight(
     if correction == ISOTROPIC:
         if d <= bnd[i]:
             return 1.0
-        if is_rect:
-            angle = _rect_inside_angle(x[i], y[i], d, rect[0], rect[1], rect[2], rect[3])
-        else:
-            ref = math.atan2(y[j] - y[i], x[j] - x[i])
-            angle = _circle_inside_angle(x[i], y[i], d, ex0, ey0, ex1, ey1, ref)
+        angle = circle_inside_angle(x[i], y[i], d, ex0, ey0, ex1, ey1)
         if angle <= 0.0:
             return maxweight
         return max(1.0, min(maxweight, 2.0 * math.pi / angle))
     return 1.0
 
 
-@numba.njit(parallel=True, cache=True)
-def _accumulate(
-    x, y, rmax, breaks, label_a, label_b, correction, bnd, rect, ex0, ey0, ex1, ey1,
-    is_rect, maxweight, mark_w, pair_w,
-):
-    """Histograms over ordered pairs (i in A, j in B, i != j, d <= rmax).
+# ----------------------------------------------------------------- histograms
 
-    Returns ``main`` (n_bins, S): sum of weight * A[i, s] * B[j, s] per distance
-    cell, where the weight is the edge correction times ``mark_w[j]`` (1 unless
-    marks weight the neighbours); and ``cens`` (n_bins, S), the border
-    correction's count of pairs by the cell of ``bnd[i]`` (BORDER, where
-    ``main`` then counts only pairs with d <= bnd[i]). BORDER_DIRECT is the
-    plain reduced sample: ``cumsum(main - cens)`` at ``r_c`` counts the pairs
-    with ``d <= r_c <= bnd[i]``.
+
+@numba.njit(cache=True)
+def _first_r(d, dd, r, r2, ties, dr, rmax2):
+    """Index of the first r at which a pair at distance d counts; len(r) if never."""
+    n = len(r)
+    if ties == TIES_LEFT:
+        if dd > rmax2 or d > r[n - 1]:  # closepairs keeps d^2 <= rmax^2; whist drops d > rmax
+            return n
+        if d == r[n - 1]:
+            return n - 1
+        return np.searchsorted(r, d, side="right")
+    if ties == TIES_CEIL:
+        if dd >= rmax2:
+            return n
+        return min(int(math.ceil(d / dr)), n)
+    if ties == TIES_CLOSED:
+        return np.searchsorted(r, d, side="left")
+    return np.searchsorted(r2, dd, side="left")
+
+
+@numba.njit(cache=True)
+def _sweep_chunk(
+    chunk, x, y, order, starts, nx, ny, r, r2, ties, dr, label_a, label_b, correction, bnd,
+    bidx, rect, ex0, ey0, ex1, ey1, maxweight, mark_w,
+):
+    """Histograms ``main`` and ``cens`` of the pairs of one chunk of grid cells.
+
+    They are allocated here, not passed in: the compiler then knows they share
+    no memory with the labels and vectorises the loop over labellings.
     """
-    n_bins = len(breaks) - 1
+    n_r = len(r)
     n_sim = label_a.shape[1]
-    order, starts, nx, ny, _, _, _ = _grid(x, y, rmax)
-    n_cells = nx * ny
-    main = np.zeros((N_CHUNKS, n_bins, n_sim))
-    cens = np.zeros((N_CHUNKS, n_bins, n_sim))
-    r2 = rmax * rmax
-    for chunk in numba.prange(N_CHUNKS):
-        for cell in range(chunk, n_cells, N_CHUNKS):
-            cyy, cxx = cell // nx, cell % nx
-            for p in range(starts[cell], starts[cell + 1]):
-                i = order[p]
-                # neighbours: this cell (later points) and four forward cells
-                for nb in range(5):
-                    if nb == 0:
-                        ox, oy = 0, 0
-                    elif nb == 1:
-                        ox, oy = 1, 0
-                    elif nb == 2:
-                        ox, oy = -1, 1
-                    elif nb == 3:
-                        ox, oy = 0, 1
-                    else:
-                        ox, oy = 1, 1
-                    gx, gy = cxx + ox, cyy + oy
-                    if gx < 0 or gx >= nx or gy >= ny:
+    main = np.zeros((n_r, n_sim))
+    cens = np.zeros((n_r, n_sim))
+    rmax = r[n_r - 1]
+    rmax2 = rmax * rmax
+    reach = rmax2 * (1.0 + 1e-12) + 1e-300  # every mode decides ties itself below
+    for cell in range(chunk, nx * ny, N_CHUNKS):
+        cyy, cxx = cell // nx, cell % nx
+        for p in range(starts[cell], starts[cell + 1]):
+            i = order[p]
+            # neighbours: this cell (later points) and four forward cells
+            for nb in range(5):
+                if nb == 0:
+                    ox, oy = 0, 0
+                elif nb == 1:
+                    ox, oy = 1, 0
+                elif nb == 2:
+                    ox, oy = -1, 1
+                elif nb == 3:
+                    ox, oy = 0, 1
+                else:
+                    ox, oy = 1, 1
+                gx, gy = cxx + ox, cyy + oy
+                if gx < 0 or gx >= nx or gy >= ny:
+                    continue
+                other = gy * nx + gx
+                first = p + 1 if nb == 0 else starts[other]
+                for q in range(first, starts[other + 1]):
+                    j = order[q]
+                    dx = x[j] - x[i]
+                    dy = y[j] - y[i]
+                    dd = dx * dx + dy * dy
+                    if dd > reach:
                         continue
-                    other = gy * nx + gx
-                    first = p + 1 if nb == 0 else starts[other]
-                    for q in range(first, starts[other + 1]):
-                        j = order[q]
-                        dx = x[j] - x[i]
-                        dy = y[j] - y[i]
-                        dd = dx * dx + dy * dy
-                        if dd > r2:
-                            continue
-                        d = math.sqrt(dd)
-                        k = _cell_of(d, breaks)
-                        if correction == NONE:
-                            # symmetric weight: both directions in one sweep
-                            wi, wj = mark_w[i] * pair_w, mark_w[j] * pair_w
+                    d = math.sqrt(dd)
+                    k = _first_r(d, dd, r, r2, ties, dr, rmax2)
+                    if k >= n_r:
+                        continue
+                    if correction == NONE:
+                        # symmetric weight: both directions in one visit
+                        wi, wj = mark_w[i], mark_w[j]
+                        for s in range(n_sim):
+                            main[k, s] += (
+                                wj * label_a[i, s] * label_b[j, s]
+                                + wi * label_a[j, s] * label_b[i, s]
+                            )
+                        continue
+                    for direction in range(2):
+                        a, b = (i, j) if direction == 0 else (j, i)
+                        w = mark_w[b]
+                        if correction == BORDER_EXACT:
+                            # counts for r[k] .. r[bidx[a] - 1], the r below b[a]
+                            if k >= bidx[a]:
+                                continue
+                            if ties == TIES_CEIL:
+                                reach_a = min(bnd[a], rmax)
+                                if dd >= reach_a * reach_a:  # spatstat: d < b, strictly
+                                    continue
+                            elif d > bnd[a]:
+                                continue
+                            stop = bidx[a]
                             for s in range(n_sim):
-                                main[chunk, k, s] += (
-                                    wj * label_a[i, s] * label_b[j, s]
-                                    + wi * label_a[j, s] * label_b[i, s]
-                                )
-                            continue
-                        # both directions: i -> j and j -> i
-                        for direction in range(2):
-                            a, b = (i, j) if direction == 0 else (j, i)
-                            if correction == BORDER_DIRECT:
-                                # counts for every r with d <= r <= bnd[a]: +w from the
-                                # first r >= d, -w from the first r > bnd[a]
-                                if d > bnd[a]:
-                                    continue
-                                k0 = np.searchsorted(breaks, d, side="left") - 1
-                                k1 = np.searchsorted(breaks, bnd[a], side="right") - 1
-                                w = mark_w[b] * pair_w
-                                for s in range(n_sim):
-                                    hit = label_a[a, s] * label_b[b, s]
-                                    main[chunk, k0, s] += w * hit
-                                    if k1 < n_bins:
-                                        cens[chunk, k1, s] += w * hit
-                            elif correction == BORDER:
-                                if d > bnd[a]:
-                                    continue
-                                kb = _cell_of(bnd[a], breaks)
-                                w = mark_w[b] * pair_w
-                                for s in range(n_sim):
-                                    hit = label_a[a, s] * label_b[b, s]
-                                    main[chunk, k, s] += w * hit
-                                    cens[chunk, kb, s] += w * hit
-                            else:
-                                w = _pair_weight(
-                                    a, b, d, x, y, correction, bnd, rect, ex0, ey0, ex1,
-                                    ey1, is_rect, maxweight,
-                                ) * mark_w[b] * pair_w
-                                for s in range(n_sim):
-                                    main[chunk, k, s] += w * (label_a[a, s] * label_b[b, s])
-    total_main = np.zeros((n_bins, n_sim))
-    total_cens = np.zeros((n_bins, n_sim))
+                                hit = w * label_a[a, s] * label_b[b, s]
+                                main[k, s] += hit
+                                if stop < n_r:
+                                    cens[stop, s] += hit
+                        elif correction == BORDER_BINNED:
+                            # spatstat's Kount: uncensored pairs by distance and by b[a]
+                            if d > bnd[a]:
+                                continue
+                            kb = bidx[a]
+                            for s in range(n_sim):
+                                hit = w * label_a[a, s] * label_b[b, s]
+                                main[k, s] += hit
+                                if kb < n_r:
+                                    cens[kb, s] += hit
+                        else:
+                            w *= _pair_weight(a, b, d, x, y, correction, bnd, rect, ex0, ey0,
+                                              ex1, ey1, maxweight)
+                            for s in range(n_sim):
+                                main[k, s] += w * (label_a[a, s] * label_b[b, s])
+    return main, cens
+
+
+@numba.njit(parallel=True, cache=True)
+def _accumulate_parallel(
+    x, y, r, r2, ties, dr, label_a, label_b, correction, bnd, bidx, rect, ex0, ey0, ex1, ey1,
+    maxweight, mark_w,
+):
+    """Histograms of every chunk, chunks in parallel (see :func:`pair_histograms`)."""
+    order, starts, nx, ny, _, _, _ = _grid(x, y, r[-1])
+    main = np.zeros((N_CHUNKS, len(r), label_a.shape[1]))
+    cens = np.zeros((N_CHUNKS, len(r), label_a.shape[1]))
+    for chunk in numba.prange(N_CHUNKS):
+        main[chunk], cens[chunk] = _sweep_chunk(
+            chunk, x, y, order, starts, nx, ny, r, r2, ties, dr, label_a, label_b, correction,
+            bnd, bidx, rect, ex0, ey0, ex1, ey1, maxweight, mark_w)
+    return main, cens
+
+
+@numba.njit(cache=True)
+def _accumulate_serial(
+    x, y, r, r2, ties, dr, label_a, label_b, correction, bnd, bidx, rect, ex0, ey0, ex1, ey1,
+    maxweight, mark_w,
+):
+    """Compute the same histograms, chunk after chunk, in one thread."""
+    order, starts, nx, ny, _, _, _ = _grid(x, y, r[-1])
+    main = np.zeros((N_CHUNKS, len(r), label_a.shape[1]))
+    cens = np.zeros((N_CHUNKS, len(r), label_a.shape[1]))
     for chunk in range(N_CHUNKS):
-        total_main += main[chunk]
-        total_cens += cens[chunk]
-    return total_main, total_cens
+        main[chunk], cens[chunk] = _sweep_chunk(
+            chunk, x, y, order, starts, nx, ny, r, r2, ties, dr, label_a, label_b, correction,
+            bnd, bidx, rect, ex0, ey0, ex1, ey1, maxweight, mark_w)
+    return main, cens
+
+
+def rectangle_edges(xmin: float, xmax: float, ymin: float, ymax: float) -> tuple:
+    """Edges ``(x0, y0, x1, y1)`` of a rectangle, counter-clockwise."""
+    return (np.array([xmin, xmax, xmax, xmin]), np.array([ymin, ymin, ymax, ymax]),
+            np.array([xmax, xmax, xmin, xmin]), np.array([ymin, ymax, ymax, ymin]))
 
 
 def pair_histograms(
@@ -277,7 +313,9 @@ def pair_histograms(
     label_b: np.ndarray,
     *,
     correction: int = NONE,
+    ties: int = TIES_LEFT,
     boundary_distance: np.ndarray | None = None,
+    boundary_index: np.ndarray | None = None,
     rect: tuple[float, float, float, float] | None = None,
     edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
     mark_weights: np.ndarray | None = None,
@@ -290,20 +328,27 @@ def pair_histograms(
     x, y : ndarray
         Coordinates in metres.
     r : ndarray
-        Distances, starting at 0 and evenly spaced; ``r[-1]`` is the maximum.
+        Increasing distances; ``r[-1]`` is the maximum. ``TIES_CEIL`` needs
+        them evenly spaced from 0.
     label_a, label_b : ndarray of uint8 or float64, shape (n, S)
         For each labelling ``s``, whether (uint8 0/1) or how much (float, e.g.
         employment) a point counts as type A (the reference, ``i``) and type B
         (the neighbour, ``j``); a pair adds ``label_a[i, s] * label_b[j, s]``.
     correction : int
-        ``NONE``, ``BORDER`` (spatstat ``Kount`` bookkeeping), ``BORDER_DIRECT``
-        (plain reduced sample), ``TRANSLATE_RECT`` or ``ISOTROPIC``.
+        ``NONE``, ``BORDER_BINNED`` (spatstat ``Kount``), ``BORDER_EXACT``
+        (reduced sample, counted for ``r`` below ``b_i``), ``TRANSLATE_RECT``
+        or ``ISOTROPIC``.
+    ties : int
+        Tie rule (see the module docstring).
     boundary_distance : ndarray, optional
-        Distance of each point to the window boundary (BORDER, ISOTROPIC).
+        Distance ``b_i`` of each point to the window boundary (borders, ISOTROPIC).
+    boundary_index : ndarray of int64, optional
+        Per point, the first index of ``r`` where it is censored
+        (``BORDER_EXACT``) or the histogram cell of ``b_i`` (``BORDER_BINNED``).
     rect : tuple, optional
-        ``(xmin, xmax, ymin, ymax)`` of a rectangular window.
+        ``(xmin, xmax, ymin, ymax)`` of a rectangular window (TRANSLATE_RECT).
     edges : tuple of ndarray, optional
-        ``(x0, y0, x1, y1)`` of a polygonal window's edges (ISOTROPIC).
+        ``(x0, y0, x1, y1)`` of the window's edges, interior on their left (ISOTROPIC).
     mark_weights : ndarray, optional
         Weight of each point as a neighbour (default 1).
     maxweight : float
@@ -312,28 +357,219 @@ def pair_histograms(
     Returns
     -------
     tuple of ndarray
-        ``(main, cens)``, each ``(len(r) + 1 - 1, S)``: per histogram cell of
-        ``breaks_from_r(r)``. See :func:`_accumulate`.
+        ``(main, cens)``, each ``(len(r), S)``: weights by the index of the
+        first ``r`` at which a pair counts, and (borders) the pairs leaving
+        the count (``BORDER_EXACT``) or by the cell of ``b_i`` (``BORDER_BINNED``).
     """
-    breaks = breaks_from_r(r)
+    r = np.ascontiguousarray(r, dtype=float)
     n = len(x)
+    n_sim = label_a.shape[1]
+    if n < 2:
+        zero = np.zeros((len(r), n_sim))
+        return zero, zero.copy()
     dtype = np.uint8 if label_a.dtype == np.uint8 and label_b.dtype == np.uint8 else float
     a = np.ascontiguousarray(label_a, dtype=dtype)
     b = np.ascontiguousarray(label_b, dtype=dtype)
     bnd = np.zeros(n) if boundary_distance is None else np.asarray(boundary_distance, float)
-    is_rect = rect is not None
+    bidx = (np.full(n, len(r), np.int64) if boundary_index is None
+            else np.ascontiguousarray(boundary_index, np.int64))
     rect_arr = np.asarray(rect if rect is not None else (0.0, 1.0, 0.0, 1.0), dtype=float)
-    if edges is None:
-        empty = np.zeros(1)
-        ex0 = ey0 = ex1 = ey1 = empty
-    else:
-        ex0, ey0, ex1, ey1 = (np.ascontiguousarray(e, dtype=float) for e in edges)
+    ex0, ey0, ex1, ey1 = (np.zeros(1),) * 4 if edges is None else (
+        np.ascontiguousarray(e, dtype=float) for e in edges)
     mw = np.ones(n) if mark_weights is None else np.asarray(mark_weights, dtype=float)
-    if n < 2:
-        zero = np.zeros((len(breaks) - 1, a.shape[1]))
-        return zero, zero.copy()
-    return _accumulate(
-        np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(y, dtype=float),
-        float(r[-1]), breaks, a, b, int(correction), bnd, rect_arr, ex0, ey0, ex1, ey1,
-        is_rect, float(maxweight), mw, 1.0,
+    dr = r[-1] / (len(r) - 1) if len(r) > 1 else 1.0  # spatstat's step: rmax / (nr - 1)
+    main, cens = run_kernel(
+        _accumulate_parallel, _accumulate_serial, n * n_sim,
+        np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(y, dtype=float), r, r * r,
+        int(ties), float(dr), a, b, int(correction), bnd, bidx, rect_arr, ex0, ey0, ex1, ey1,
+        float(maxweight), mw,
     )
+    return main.sum(axis=0), cens.sum(axis=0)
+
+
+# ----------------------------------------------------------------- distance statistics
+
+
+@numba.njit(cache=True)
+def _distances_chunk(chunk, x, y, order, starts, nx, ny, is_a, is_b, dmax, width, wanted, out,
+                     offsets, sj_width, sj_base, stats, hist, sj_hist):
+    """One chunk of :func:`_distance_pass`: pairs with an A and a B end and d <= dmax.
+
+    Pass 1 (``wanted`` empty): ``stats`` = count, sum and sum of squares of
+    ``d - dmax / 2``, min, max; ``hist`` = counts in bins of ``width``. Pass 2:
+    the distances of the bins marked in ``wanted`` go to ``out`` from
+    ``offsets``, and ``sj_hist`` counts ``trunc(d / sj_width) - sj_base``.
+    """
+    shift = dmax / 2
+    dmax2 = dmax * dmax * (1.0 + 1e-12)
+    for cell in range(chunk, nx * ny, N_CHUNKS):
+        cyy, cxx = cell // nx, cell % nx
+        for p in range(starts[cell], starts[cell + 1]):
+            i = order[p]
+            for nb in range(5):
+                if nb == 0:
+                    ox, oy = 0, 0
+                elif nb == 1:
+                    ox, oy = 1, 0
+                elif nb == 2:
+                    ox, oy = -1, 1
+                elif nb == 3:
+                    ox, oy = 0, 1
+                else:
+                    ox, oy = 1, 1
+                gx, gy = cxx + ox, cyy + oy
+                if gx < 0 or gx >= nx or gy >= ny:
+                    continue
+                other = gy * nx + gx
+                first = p + 1 if nb == 0 else starts[other]
+                for q in range(first, starts[other + 1]):
+                    j = order[q]
+                    if not ((is_a[i] and is_b[j]) or (is_a[j] and is_b[i])):
+                        continue
+                    dx = x[i] - x[j]
+                    dy = y[i] - y[j]
+                    dd = dx * dx + dy * dy
+                    if dd > dmax2:
+                        continue
+                    d = math.sqrt(dd)
+                    if d > dmax:
+                        continue
+                    k = min(int(d / width), len(hist) - 1)
+                    if len(wanted) == 0:
+                        stats[0] += 1.0
+                        stats[1] += d - shift
+                        stats[2] += (d - shift) * (d - shift)
+                        stats[3] = min(stats[3], d)
+                        stats[4] = max(stats[4], d)
+                        hist[k] += 1
+                        continue
+                    slot = wanted[k]
+                    if slot >= 0:
+                        out[offsets[slot]] = d
+                        offsets[slot] += 1
+                    if sj_width > 0.0:
+                        s = int(d / sj_width) - sj_base
+                        if s < len(sj_hist):
+                            sj_hist[s] += 1.0
+
+
+@numba.njit(parallel=True, cache=True)
+def _distance_pass_parallel(x, y, is_a, is_b, dmax, width, n_bins, wanted, n_out, offsets,
+                            sj_width, sj_base, sj_bins):
+    """Both passes of the distance statistics, chunks in parallel."""
+    order, starts, nx, ny, _, _, _ = _grid(x, y, dmax)
+    stats = np.zeros((N_CHUNKS, 5))
+    stats[:, 3], stats[:, 4] = np.inf, -np.inf
+    hist = np.zeros((N_CHUNKS, n_bins), np.int64)
+    sj_hist = np.zeros((N_CHUNKS, sj_bins))
+    out = np.empty(n_out)
+    for chunk in numba.prange(N_CHUNKS):
+        _distances_chunk(chunk, x, y, order, starts, nx, ny, is_a, is_b, dmax, width, wanted,
+                         out, offsets[chunk], sj_width, sj_base, stats[chunk], hist[chunk],
+                         sj_hist[chunk])
+    return stats, hist, out, sj_hist
+
+
+@numba.njit(cache=True)
+def _distance_pass_serial(x, y, is_a, is_b, dmax, width, n_bins, wanted, n_out, offsets,
+                          sj_width, sj_base, sj_bins):
+    """Compute both passes of the distance statistics in one thread."""
+    order, starts, nx, ny, _, _, _ = _grid(x, y, dmax)
+    stats = np.zeros((N_CHUNKS, 5))
+    stats[:, 3], stats[:, 4] = np.inf, -np.inf
+    hist = np.zeros((N_CHUNKS, n_bins), np.int64)
+    sj_hist = np.zeros((N_CHUNKS, sj_bins))
+    out = np.empty(n_out)
+    for chunk in range(N_CHUNKS):
+        _distances_chunk(chunk, x, y, order, starts, nx, ny, is_a, is_b, dmax, width, wanted,
+                         out, offsets[chunk], sj_width, sj_base, stats[chunk], hist[chunk],
+                         sj_hist[chunk])
+    return stats, hist, out, sj_hist
+
+
+DISTANCE_BINS = 1 << 16  # pass-1 histogram: each order statistic is looked for in one bin
+
+
+def distance_statistics(
+    x: np.ndarray, y: np.ndarray, is_a: np.ndarray, is_b: np.ndarray, dmax: float,
+    sj_bins: int = 0,
+) -> dict:
+    """Exact summary of the distances between A and B points up to ``dmax``.
+
+    Every unordered pair with an A end and a B end (``is_a`` = ``is_b``: the
+    pairs of A points) and ``d <= dmax`` is one distance, as the R package
+    dbmss lists them. Two passes over the pairs, nothing stored per pair:
+    the first counts, sums and bins the distances; the second picks the
+    order statistics of R's type-7 quartiles out of their bins and, for
+    ``sj_bins``, counts the distances in R's ``bw.SJ`` bins.
+
+    Parameters
+    ----------
+    x, y : ndarray
+        Coordinates.
+    is_a, is_b : ndarray of bool
+        Which points are of type A and B.
+    dmax : float
+        Largest distance.
+    sj_bins : int
+        Number of ``bw.SJ`` bins (``nb``, 1000 in R); 0 skips them.
+
+    Returns
+    -------
+    dict
+        ``n``, ``mean``, ``sd`` (n - 1 denominator), ``q25``, ``q75`` (R
+        ``quantile`` type 7), ``min``, ``max`` and, with ``sj_bins``,
+        ``sj_width`` and ``sj_counts`` (R's ``trunc(x / d)`` bins from the smallest).
+    """
+    x, y = np.ascontiguousarray(x, float), np.ascontiguousarray(y, float)
+    a, b = np.ascontiguousarray(is_a, np.uint8), np.ascontiguousarray(is_b, np.uint8)
+    width = dmax / DISTANCE_BINS
+    none = np.full(0, -1, np.int64)
+    no_offsets = np.zeros((N_CHUNKS, 0), np.int64)
+    work = len(x) * 4
+    stats, hist, _, _ = run_kernel(_distance_pass_parallel, _distance_pass_serial, work,
+                                   x, y, a, b, float(dmax), width, DISTANCE_BINS, none, 0,
+                                   no_offsets, 0.0, 0, 0)
+    n = int(stats[:, 0].sum())
+    if n == 0:
+        return {"n": 0}
+    mean_shifted = stats[:, 1].sum() / n
+    mean = dmax / 2 + mean_shifted
+    var = (stats[:, 2].sum() - n * mean_shifted**2) / (n - 1) if n > 1 else np.nan
+    lo, hi = stats[:, 3].min(), stats[:, 4].max()
+    # R quantile type 7: order statistics lo = floor(1 + (n - 1) p), hi = ceiling(...)
+    positions = np.array([1 + (n - 1) * 0.25, 1 + (n - 1) * 0.75])
+    ranks = np.unique(np.concatenate([np.floor(positions), np.ceil(positions)]).astype(np.int64))
+    total = hist.sum(axis=0)
+    cum = np.cumsum(total)
+    bins = np.searchsorted(cum, ranks, side="left")  # bin holding the rank-th smallest
+    wanted = np.full(DISTANCE_BINS, -1, np.int64)
+    chosen = np.unique(bins)
+    wanted[chosen] = np.arange(len(chosen))
+    # where each chunk writes the distances of each chosen bin
+    per_chunk = hist[:, chosen]  # (chunks, chosen)
+    starts = np.concatenate([[0], np.cumsum(total[chosen])[:-1]])
+    offsets = starts[None, :] + np.cumsum(per_chunk, axis=0) - per_chunk
+    sj_width = (hi - lo) * 1.01 / sj_bins if sj_bins else 0.0
+    sj_base = int(lo / sj_width) if sj_bins else 0
+    _, _, picked, sj_hist = run_kernel(
+        _distance_pass_parallel, _distance_pass_serial, work, x, y, a, b, float(dmax), width,
+        DISTANCE_BINS, wanted, int(total[chosen].sum()), np.ascontiguousarray(offsets), sj_width,
+        sj_base, max(sj_bins, 0),
+    )
+    order_stat = {}
+    for k, bin_ in enumerate(chosen):
+        values = np.sort(picked[starts[k]:starts[k] + total[bin_]])
+        before = cum[bin_] - total[bin_]
+        for rank in ranks[bins == bin_]:
+            order_stat[int(rank)] = values[rank - 1 - before]
+    quartiles = []
+    for pos in positions:
+        low, high = order_stat[int(np.floor(pos))], order_stat[int(np.ceil(pos))]
+        h = pos - np.floor(pos)
+        quartiles.append(low if h == 0 or high == low else (1 - h) * low + h * high)
+    out = {"n": n, "mean": mean, "sd": float(np.sqrt(var)), "q25": float(quartiles[0]),
+           "q75": float(quartiles[1]), "min": float(lo), "max": float(hi)}
+    if sj_bins:
+        out["sj_width"], out["sj_counts"] = sj_width, sj_hist.sum(axis=0)
+    return out

@@ -18,10 +18,24 @@ boundary. :math:`L(r) = \sqrt{K(r)/\pi}`; under complete spatial randomness
 :math:`K(r) = \pi r^2`.
 
 The estimators are those of spatstat's ``Kest`` and ``Kcross`` (spatstat.explore
-3.0), including their discretisation (histogram cells closed on the left, the
-reduced-sample bookkeeping of ``Kount``, the weight cap, and NA beyond the
-distances where the translate and isotropic estimators are defined), so values
-agree to rounding. One documented difference: for polygonal windows spatstat's
+3.0), including their discretisation, so values agree to rounding. With
+``ties="spatstat"`` (the default) the call takes the route spatstat's would for
+the same r, window and correction, and counts ties as that route does:
+
+- ``Kest`` with evenly spaced r and the border or no correction: spatstat's C
+  routines (``Kborder``, ``Knone``): a pair counts from ``r`` index
+  ``ceil(d / dr)``, only pairs with ``d < r_max`` (``d < b_i``) count, and the
+  border estimate keeps the centres with ``b_i > r`` (``border="exact"``);
+- ``Kest`` with evenly spaced r on a rectangle, isotropic or translate: its
+  ``Krect`` routine (the same ``ceil`` rule, coordinates from the corner);
+- otherwise (``Kcross``, uneven r, polygons): histograms with cells closed on
+  the left (``d < r``, ``d <= r_max`` at the end) and the binned reduced sample
+  of ``Kount`` (``border="binned"``).
+
+``ties="closed"`` counts ``d <= r`` exactly at every r, and the border estimate
+keeps the centres with ``b_i >= r``. Undefined ranges are spatstat's too (NA
+beyond the distances where the translate and isotropic estimators are
+defined). One documented difference: for polygonal windows spatstat's
 translate correction approximates the window's set covariance on a 128 x 128
 pixel mask; here it is computed exactly from the polygons (it equals spatstat's
 ``edge.Trans(..., exact = TRUE)``), which is slow, so it is limited to
@@ -43,16 +57,21 @@ from shapely.affinity import translate
 
 from geo.errors import ConfigError
 from geo.pairs import (
-    BORDER,
-    BORDER_DIRECT,
+    BORDER_BINNED,
+    BORDER_EXACT,
     ISOTROPIC,
     NONE,
+    TIES_CEIL,
+    TIES_CLOSED,
+    TIES_LEFT,
     TRANSLATE_RECT,
-    breaks_from_r,
     pair_histograms,
+    rectangle_edges,
 )
 
 CORRECTIONS = ("none", "border", "translate", "isotropic")
+TIES = ("spatstat", "closed")
+BORDERS = ("binned", "exact")
 MAX_EXACT_TRANSLATE_PAIRS = 2_000_000
 
 
@@ -100,8 +119,13 @@ class Window:
         return float(np.sqrt((diff**2).sum(axis=-1)).max())
 
     def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Boundary segments as arrays ``(x0, y0, x1, y1)``."""
-        rings = shapely.get_rings(shapely.get_parts(self.geometry))
+        """Boundary segments ``(x0, y0, x1, y1)``, the interior on their left.
+
+        Outer rings run counter-clockwise and holes clockwise, as the
+        isotropic correction (:func:`geo.pairs.circle_inside_angle`) needs.
+        """
+        oriented = shapely.orient_polygons(self.geometry)
+        rings = shapely.get_rings(shapely.get_parts(oriented))
         x0, y0, x1, y1 = [], [], [], []
         for ring in rings:
             xy = np.asarray(ring.coords)
@@ -112,24 +136,48 @@ class Window:
         return tuple(np.concatenate(v) for v in (x0, y0, x1, y1))  # type: ignore[return-value]
 
     def boundary_distance(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Distance of each point to the window's boundary."""
+        """Distance of each point to the window's boundary (spatstat ``bdist.points``).
+
+        Polygons: the candidate edges come from a tree, then the distance is
+        computed as spatstat does (nearest endpoint, or the perpendicular in
+        the segment's frame), so ties at lattice distances fall the same way.
+        """
+        x, y = np.asarray(x, float), np.asarray(y, float)
         if self.is_rectangle:
             x0, x1, y0, y1 = self.bounds
             return np.minimum.reduce([x - x0, x1 - x, y - y0, y1 - y])
-        # nearest boundary segment through a tree: O(log edges) per point, not O(edges)
         x0, y0, x1, y1 = self.edges()
         segments = shapely.linestrings(
             np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1)
         )
-        points = shapely.points(np.asarray(x, float), np.asarray(y, float))
-        _, dist = shapely.STRtree(segments).query_nearest(
-            points, return_distance=True, all_matches=False
-        )
-        return dist
+        tree = shapely.STRtree(segments)
+        points = shapely.points(x, y)
+        _, nearest = tree.query_nearest(points, return_distance=True, all_matches=False)
+        # every edge about as near as the nearest one: O(log edges) per point
+        pt, seg = tree.query(points, predicate="dwithin", distance=nearest * (1 + 1e-9) + 1e-9)
+        dist2 = _segment_distance2(x[pt], y[pt], x0[seg], y0[seg], x1[seg], y1[seg])
+        best = np.full(len(x), np.inf)
+        np.minimum.at(best, pt, dist2)
+        return np.sqrt(best)
 
     def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Whether each point lies in the window (boundary included)."""
         return shapely.intersects_xy(self.geometry, x, y)
+
+
+def _segment_distance2(px, py, x0, y0, x1, y1) -> np.ndarray:
+    """Squared distance from points to segments, computed as spatstat's ``nndist2segs``."""
+    dx, dy = x1 - x0, y1 - y0
+    length = np.hypot(dx, dy)
+    xd0, yd0 = px - x0, py - y0
+    xd1, yd1 = px - x1, py - y1
+    out = np.minimum(xd0 * xd0 + yd0 * yd0, xd1 * xd1 + yd1 * yd1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        co, si = dx / length, dy / length
+        along = xd0 * co + yd0 * si
+        across = -xd0 * si + yd0 * co
+    beside = (length > np.finfo(float).eps) & (along >= 0) & (along <= length)
+    return np.where(beside, np.minimum(out, across * across), out)
 
 
 @dataclass
@@ -185,17 +233,45 @@ def default_r(rmax: float, n: int = 257) -> np.ndarray:
     return np.linspace(0.0, float(rmax), int(n))
 
 
-def _check(correction: str, r: np.ndarray) -> np.ndarray:
+def _check(correction: str, r: np.ndarray, ties: str, border: str | None) -> np.ndarray:
     if correction not in CORRECTIONS:
         raise ConfigError(f"unknown correction '{correction}': use {', '.join(CORRECTIONS)}")
+    if ties not in TIES:
+        raise ConfigError(f"unknown ties '{ties}': use {', '.join(TIES)}")
+    if border is not None and border not in BORDERS:
+        raise ConfigError(f"unknown border '{border}': use {', '.join(BORDERS)}")
     r = np.asarray(r, dtype=float)
-    try:
-        breaks_from_r(r)
-    except ValueError as exc:
-        raise ConfigError(f"invalid r values: {exc}") from exc
-    if not np.allclose(np.diff(r), r[1] - r[0], rtol=1e-9, atol=0):
-        raise ConfigError("r values must be evenly spaced")
+    if r.ndim != 1 or len(r) < 2 or not np.all(np.isfinite(r)) or np.any(np.diff(r) <= 0):
+        raise ConfigError("invalid r values: give at least two increasing distances")
+    if r[0] < 0 or (ties == "spatstat" and r[0] != 0):
+        raise ConfigError("invalid r values: the first must be 0 (spatstat's rule; "
+                          "ties='closed' accepts any first value >= 0)")
     return r
+
+
+def spatstat_even(r: np.ndarray) -> bool:
+    """Whether spatstat treats ``r`` as evenly spaced (``as.breakpts`` on ``c(-dr, r)``)."""
+    steps = np.diff(np.concatenate([[-(r[1] - r[0])], r]))
+    return bool(np.ptp(steps) < 1e-7 * steps.mean())
+
+
+def _route(cross: bool, even: bool, rectangle: bool, correction: str, ties: str,
+           border: str | None) -> tuple[int, str]:
+    """Tie rule and border variant of the spatstat routine ``Kest``/``Kcross`` would use."""
+    if ties == "closed":
+        if border == "binned":
+            raise ConfigError("border='binned' is spatstat's binned reduced sample: "
+                              "use it with ties='spatstat'")
+        return TIES_CLOSED, "exact"
+    fast = not cross and even and (
+        correction in ("border", "none") or (rectangle and correction != "border"))
+    border = border or ("exact" if fast else "binned")
+    if border == "exact" and not even:
+        raise ConfigError("spatstat's exact border routine needs evenly spaced r: use "
+                          "border='binned' or ties='closed'")
+    if correction == "border":
+        return (TIES_CEIL, "exact") if border == "exact" else (TIES_LEFT, "binned")
+    return (TIES_CEIL if fast else TIES_LEFT), border
 
 
 def _reduced_sample(nco: np.ndarray, ncc: np.ndarray, b_cells: np.ndarray) -> tuple:
@@ -204,7 +280,7 @@ def _reduced_sample(nco: np.ndarray, ncc: np.ndarray, b_cells: np.ndarray) -> tu
     ``nco`` and ``ncc`` are (cells, S) histograms of the counted pairs by
     distance and by the centre's boundary distance; ``b_cells`` (cells, S) the
     histogram of the centres' boundary distances plus, in the last row, those
-    beyond the largest break.
+    beyond the largest r.
     """
     cen, upper = b_cells[:-1], b_cells[-1]
     cc = np.cumsum(cen[::-1], axis=0)[::-1] + upper
@@ -212,16 +288,23 @@ def _reduced_sample(nco: np.ndarray, ncc: np.ndarray, b_cells: np.ndarray) -> tu
     return np.cumsum(nco, axis=0) - shifted, cc
 
 
-def _boundary_cells(b: np.ndarray, labels: np.ndarray, breaks: np.ndarray) -> np.ndarray:
-    """Histogram of boundary distances of the labelled centres per labelling (+ overflow row)."""
-    cells = np.searchsorted(breaks, b, side="right") - 1
-    cells = np.where(b == breaks[-1], len(breaks) - 2, cells)
-    over = b > breaks[-1]
-    cells = np.where(over, len(breaks) - 1, cells)
-    out = np.zeros((len(breaks), labels.shape[1]))
-    for s in range(labels.shape[1]):
-        out[:, s] = np.bincount(cells, weights=labels[:, s], minlength=len(breaks))
-    return out
+def _whist_cells(v: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Histogram cell of each value as spatstat's ``whist`` on breaks ``c(-dr, r)``.
+
+    Cell ``k`` holds ``r[k-1] <= v < r[k]`` (the last is closed); values
+    beyond ``r[-1]`` get ``len(r)``.
+    """
+    cells = np.searchsorted(r, v, side="right")
+    return np.where(v == r[-1], len(r) - 1, cells)
+
+
+def _censoring_index(b: np.ndarray, r: np.ndarray, ties: int) -> np.ndarray:
+    """First index of ``r`` from which a centre at boundary distance ``b`` is left out."""
+    if ties == TIES_CEIL:
+        dr = r[-1] / (len(r) - 1)
+        # spatstat's Kborder: counted for r index l < b / dr (ratio, as in its C code)
+        return np.minimum(np.ceil(b / dr) - 1, len(r) - 1).astype(np.int64) + 1
+    return np.searchsorted(r, b, side="right")  # kept while r <= b
 
 
 def _estimate(
@@ -233,45 +316,65 @@ def _estimate(
     label_a: np.ndarray,
     label_b: np.ndarray,
     cross: bool,
-) -> np.ndarray:
-    """K estimates for each labelling (columns), spatstat's estimators."""
-    breaks = breaks_from_r(r)
+    ties: int,
+    border: str,
+) -> tuple[np.ndarray, float]:
+    """K estimates for each labelling (columns) and the distance from which they are NA."""
     area = window.area
     n_a = label_a.sum(axis=0).astype(float)
     n_b = label_b.sum(axis=0).astype(float)
     # Kest divides by n(n-1) ordered pairs; Kcross by nA * nB
     pairs = n_a * n_b if cross else n_a * (n_a - 1)
+    rect = window.bounds if window.is_rectangle else None
+    limit = np.inf
     if correction == "translate" and not window.is_rectangle:
-        main = _translate_polygon(x, y, window, r, label_a, label_b)
+        main = _translate_polygon(x, y, window, r, label_a, label_b, ties)
     else:
-        # spatstat's Kest takes its fast path (plain reduced sample) for border;
-        # Kcross goes through Kount's discretised bookkeeping
-        code = {"none": NONE, "border": BORDER if cross else BORDER_DIRECT,
-                "translate": TRANSLATE_RECT, "isotropic": ISOTROPIC}[correction]
         bnd = window.boundary_distance(x, y) if correction in ("border", "isotropic") else None
+        code = {"none": NONE, "translate": TRANSLATE_RECT, "isotropic": ISOTROPIC,
+                "border": BORDER_EXACT if border == "exact" else BORDER_BINNED}[correction]
+        index = None
+        if correction == "border":
+            index = (_censoring_index(bnd, r, ties) if border == "exact"
+                     else _whist_cells(bnd, r))
+        edges = None
+        if correction == "isotropic":
+            edges = rectangle_edges(*rect) if window.is_rectangle else window.edges()
+        if ties == TIES_CEIL and correction in ("translate", "isotropic"):
+            # spatstat's Krect works from the rectangle's corner
+            x, y = x - rect[0], y - rect[2]
+            rect = (0.0, rect[1] - rect[0], 0.0, rect[3] - rect[2])
+            edges = rectangle_edges(*rect)
         main, cens = pair_histograms(
-            x, y, r, label_a, label_b, correction=code, boundary_distance=bnd,
-            rect=window.bounds if window.is_rectangle else None,
-            edges=None if window.is_rectangle else window.edges(),
+            x, y, r, label_a, label_b, correction=code, ties=ties, boundary_distance=bnd,
+            boundary_index=index, rect=rect, edges=edges,
         )
-    if correction == "border" and not cross:
+    if correction == "border" and border == "exact":
         numerator = np.cumsum(main - cens, axis=0)
-        denom = np.array([label_a[bnd >= rr].sum(axis=0) for rr in r], dtype=float)
+        by_index = np.zeros((len(r) + 1, label_a.shape[1]))
+        np.add.at(by_index, index, label_a.astype(float))
+        denom = np.cumsum(by_index[::-1], axis=0)[::-1][1:]  # centres kept at each r
+        lam = (n_b if cross else n_a) / area
         with np.errstate(divide="ignore", invalid="ignore"):
-            return numerator / ((n_a / area) * denom)
+            return numerator / (lam * denom), limit
     if correction == "border":
-        numerator, denom = _reduced_sample(main, cens, _boundary_cells(bnd, label_a, breaks))
-        lam_b = (n_b if cross else n_a) / area
+        cells = np.zeros((len(r) + 1, label_a.shape[1]))
+        np.add.at(cells, np.minimum(index, len(r)), label_a.astype(float))
+        numerator, denom = _reduced_sample(main, cens, cells)
+        lam = (n_b if cross else n_a) / area
         with np.errstate(divide="ignore", invalid="ignore"):
-            return numerator / (lam_b * denom)
+            return numerator / (lam * denom), limit
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.cumsum(main, axis=0) / (pairs / area)
     if correction in ("translate", "isotropic"):
-        limit = _translate_limit(window, cross) if correction == "translate" else (
-            window.diameter / 2 if cross else _bounding_radius(window)
-        )
+        if cross or (ties == TIES_CEIL and correction == "translate"):
+            limit = window.diameter / 2  # Kcross; Kest's Krect routine
+        elif correction == "translate":
+            limit = _translate_limit(window)
+        else:
+            limit = _bounding_radius(window)
         k[r >= limit] = np.nan
-    return k
+    return k, limit
 
 
 def _bounding_radius(window: Window) -> float:
@@ -280,10 +383,8 @@ def _bounding_radius(window: Window) -> float:
     return float(circle)
 
 
-def _translate_limit(window: Window, cross: bool) -> float:
-    """Distance from which spatstat reports the translate estimate as NA."""
-    if cross:
-        return window.diameter / 2
+def _translate_limit(window: Window) -> float:
+    """Distance from which spatstat's generic ``Kest`` reports the translate estimate as NA."""
     x0, x1, y0, y1 = window.bounds
     if window.is_rectangle:
         return float(min(x1 - x0, y1 - y0))  # spatstat rmax.Trans: the short side
@@ -302,12 +403,13 @@ def _translate_limit(window: Window, cross: bool) -> float:
 
 
 def _translate_polygon(
-    x: np.ndarray, y: np.ndarray, window: Window, r: np.ndarray, label_a, label_b
+    x: np.ndarray, y: np.ndarray, window: Window, r: np.ndarray, label_a, label_b, ties: int
 ) -> np.ndarray:
     """Exact translate-corrected histograms for a polygonal window (pairs listed)."""
     from scipy.spatial import cKDTree
 
-    pairs = cKDTree(np.column_stack([x, y])).query_pairs(float(r[-1]), output_type="ndarray")
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(float(r[-1]) * (1 + 1e-12),
+                                                         output_type="ndarray")
     if len(pairs) > MAX_EXACT_TRANSLATE_PAIRS:
         raise ConfigError(
             f"the exact translate correction on a polygonal window needs {len(pairs):,} pair "
@@ -316,20 +418,24 @@ def _translate_polygon(
         )
     i, j = pairs[:, 0], pairs[:, 1]
     dx, dy = x[j] - x[i], y[j] - y[i]
-    d = np.hypot(dx, dy)
+    dd = dx * dx + dy * dy
+    d = np.sqrt(dd)
+    if ties == TIES_CLOSED:
+        cells = np.searchsorted(r, d, side="left")
+    else:  # spatstat: closepairs keeps d^2 <= rmax^2, whist cells closed on the left
+        cells = np.where(dd <= r[-1] * r[-1], _whist_cells(d, r), len(r))
+    keep = cells < len(r)
+    i, j, dx, dy, cells = i[keep], j[keep], dx[keep], dy[keep], cells[keep]
     shapely.prepare(window.geometry)
     moved = np.array(
         [translate(window.geometry, a, b) for a, b in zip(dx, dy, strict=True)], dtype=object
     )
     overlap = shapely.area(shapely.intersection(window.geometry, moved))
     weight = np.minimum(window.area / overlap, 100.0)
-    breaks = breaks_from_r(r)
-    cells = np.searchsorted(breaks, d, side="right") - 1
-    cells = np.where(d >= breaks[-1], len(breaks) - 2, cells)
-    out = np.zeros((len(breaks) - 1, label_a.shape[1]))
+    out = np.zeros((len(r), label_a.shape[1]))
     for s in range(label_a.shape[1]):
         hits = label_a[i, s] * label_b[j, s] + label_a[j, s] * label_b[i, s]
-        out[:, s] = np.bincount(cells, weights=weight * hits, minlength=len(breaks) - 1)
+        out[:, s] = np.bincount(cells, weights=weight * hits, minlength=len(r))
     return out
 
 
@@ -365,6 +471,8 @@ def kfunction(
     r: np.ndarray | None = None,
     rmax: float | None = None,
     correction: str = "border",
+    ties: str = "spatstat",
+    border: str | None = None,
     nsim: int = 0,
     seed: int = 0,
     envelope: str = "pointwise",
@@ -386,11 +494,22 @@ def kfunction(
         (simulations draw A from all sites); ``a`` and ``b`` the cross-type
         function A -> B (simulations permute A and B labels among their points).
     r : ndarray, optional
-        Evenly spaced distances from 0; default 257 values up to ``rmax``.
+        Increasing distances, evenly spaced or not, from 0 (any first value
+        >= 0 with ``ties="closed"``); default 257 values up to ``rmax``.
     rmax : float, optional
         Maximum distance when ``r`` is not given.
     correction : {"border", "none", "translate", "isotropic"}
         Edge correction (spatstat's names).
+    ties : {"spatstat", "closed"}
+        ``"spatstat"``: count pairs at a distance equal to some r as the
+        spatstat routine for this call does (see the module docstring);
+        ``"closed"``: count ``d <= r`` exactly.
+    border : {"binned", "exact"}, optional
+        Border correction variant: spatstat's binned reduced sample
+        (``Kount``: the generic ``Kest`` and ``Kcross``) or the direct one
+        (pairs with ``d <= r`` around centres farther than r from the
+        boundary: ``Kest``'s routine for evenly spaced r). Default: the one
+        spatstat uses for this call (``"exact"`` with ``ties="closed"``).
     nsim : int
         Number of random-labelling simulations for the envelope (0: none).
     seed : int
@@ -406,6 +525,14 @@ def kfunction(
     Returns
     -------
     FunctionResult
+
+    Examples
+    --------
+    >>> w = Window.rectangle(0, 10, 0, 10)
+    >>> k = kfunction([1, 4, 1], [1, 1, 5], w, r=[0, 3, 5], correction="none",
+    ...               ties="closed")
+    >>> [round(v, 4) for v in k.observed]
+    [0.0, 33.3333, 100.0]
     """
     if fun not in ("K", "L"):
         raise ConfigError(f"unknown function '{fun}': use K or L")
@@ -413,7 +540,7 @@ def kfunction(
         if rmax is None:
             raise ConfigError("give r values or rmax")
         r = default_r(rmax)
-    r = _check(correction, r)
+    r = _check(correction, r, ties, border)
     x, y = np.asarray(x, float), np.asarray(y, float)
     if not window.contains(x, y).all():
         raise ConfigError("some points lie outside the window")
@@ -424,7 +551,10 @@ def kfunction(
     keep, label_a, label_b = _labels_for(types, a, b, nsim, seed)
     if label_a[:, 0].sum() < (1 if b else 2) or (b and label_b[:, 0].sum() < 1):
         raise ConfigError(f"too few points of type {a}{' or ' + b if b else ''}")
-    k = _estimate(x[keep], y[keep], window, r, correction, label_a, label_b, cross=b is not None)
+    tie_code, border_used = _route(b is not None, spatstat_even(r), window.is_rectangle,
+                                   correction, ties, border)
+    k, limit = _estimate(x[keep], y[keep], window, r, correction, label_a, label_b,
+                         b is not None, tie_code, border_used)
     if fun == "L":
         with np.errstate(invalid="ignore"):
             k = np.sqrt(k / np.pi)
@@ -435,9 +565,14 @@ def kfunction(
     result = FunctionResult(
         name, r, k[:, 0], theo,
         parameters={
-            "function": name, "a": a, "b": b, "correction": correction, "nsim": nsim,
-            "seed": seed, "envelope": envelope if nsim else None, "nrank": nrank,
-            "n_a": int(label_a[:, 0].sum()),
+            "function": name, "a": a, "b": b, "correction": correction, "ties": ties,
+            "border": border_used if correction == "border" else None,
+            "tie_rule": {TIES_LEFT: "d < r (spatstat whist)",
+                         TIES_CEIL: "ceil(d / dr) (spatstat C routine)",
+                         TIES_CLOSED: "d <= r"}[tie_code],
+            "undefined_from_m": None if np.isinf(limit) else float(limit),
+            "nsim": nsim, "seed": seed, "envelope": envelope if nsim else None,
+            "nrank": nrank, "n_a": int(label_a[:, 0].sum()),
             "n_b": int(label_b[:, 0].sum()) if b else None,
             "window_area_m2": window.area,
             "null": ("random labelling of A and B" if b else "A drawn from all sites")

@@ -21,6 +21,14 @@ def test_pairwise_clq_hand_computed():
     # C(A->A) = C(B->B) = 0; global = 0 / (3*2/4 + 2*1/4) = 0
     res = colocation_quotients(X, Y, T, nsim=0)
     clq = res.matrix()
+    table = res.table.set_index(["a", "b"])
+    # the neighbour counts C and their expectations N_A N'_B / (N - 1)
+    assert table.loc[("A", "B"), "neighbours"] == pytest.approx(3.0)
+    assert table.loc[("B", "A"), "neighbours"] == pytest.approx(2.0)
+    assert table.loc[("A", "A"), "neighbours"] == 0
+    assert table.loc[("A", "B"), "expected_neighbours"] == pytest.approx(3 * 2 / 4)
+    assert table.loc[("A", "A"), "expected_neighbours"] == pytest.approx(3 * 2 / 4)
+    assert table.loc[("B", "A"), "expected_neighbours"] == pytest.approx(2 * 3 / 4)
     assert clq.loc["A", "B"] == pytest.approx(2.0)
     assert clq.loc["B", "A"] == pytest.approx(4 / 3)
     assert clq.loc["A", "A"] == 0 and clq.loc["B", "B"] == 0

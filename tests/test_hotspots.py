@@ -1,4 +1,4 @@
-"""Gi*, local Moran and bivariate local Moran against spdep; planted clusters; FDR."""
+"""Gi*, local and global Moran and bivariate local Moran against spdep; planted clusters; FDR."""
 
 import shutil
 import subprocess
@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from geo.errors import ConfigError
-from geo.hotspots import hot_spots, local_moran, spatial_weights
+from geo.hotspots import global_moran, hot_spots, local_moran, spatial_weights
 
 DATA = Path(__file__).parent / "data" / "spdep"
 
@@ -24,7 +24,7 @@ def _grid(frame):
                             geometry=cells, crs="EPSG:4549")
 
 
-def _compare(reference):
+def _compare(reference, folder=DATA):
     grid = pd.read_csv(DATA / "grid.csv")
     cells = _grid(grid)
     w = spatial_weights(cells, "queen")
@@ -34,9 +34,27 @@ def _compare(reference):
     # esda scales I by (n - 1) / sum(z^2), spdep by n / sum(z^2)
     n = len(grid)
     np.testing.assert_allclose(lisa["lisa_i"] * n / (n - 1), reference["lisa_i"], rtol=1e-9)
+    # analytical z under conditional randomisation: spdep's Z.Ii
+    np.testing.assert_allclose(lisa["lisa_z"], reference["lisa_z"], rtol=1e-9, atol=1e-12)
+    glob = pd.read_csv(folder / "reference_global.csv")
+    for variable, rows in glob.groupby("variable"):
+        values = grid[variable].to_numpy() if variable in grid else \
+            grid["services"].to_numpy()[np.argsort((np.arange(n) * 59) % n)]
+        ours = global_moran(values, w, permutations=9999, seed=3)
+        for row in rows.itertuples():
+            kind = "randomisation" if row.randomisation else "normality"
+            assert ours.I == pytest.approx(row.I, rel=1e-9)
+            assert ours.expected == pytest.approx(row.expected, rel=1e-12)
+            assert getattr(ours, f"variance_{kind}") == pytest.approx(row.variance, rel=1e-9)
+            assert getattr(ours, f"z_{kind}") == pytest.approx(row.z, rel=1e-9)
+            assert getattr(ours, f"p_{kind}") == pytest.approx(row.p, rel=1e-6)
+        # permutation p-values: two Monte Carlo draws of 9999 agree within their error
+        want = rows["mc_p_greater"].iloc[0]
+        se = np.sqrt(2 * want * (1 - want) / 9999) + 1e-4
+        assert abs(ours.p_sim_greater - want) < 5 * se, variable
 
 
-def test_gi_star_and_local_moran_match_stored_spdep_values():
+def test_gi_star_and_local_and_global_moran_match_stored_spdep_values():
     """Values written by tests/data/spdep/reference.R (spdep 1.2-7)."""
     _compare(pd.read_csv(DATA / "reference.csv"))
 
@@ -52,7 +70,7 @@ def test_gi_star_and_local_moran_match_live_spdep(tmp_path):
     proc = subprocess.run(["Rscript", str(work / "reference.R")], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    _compare(pd.read_csv(work / "reference.csv"))
+    _compare(pd.read_csv(work / "reference.csv"), work)
 
 
 def _planted(rng, n=30):
@@ -178,3 +196,16 @@ def test_islands_are_never_significant():
     assert w.islands == [3]
     gi = hot_spots(cells, np.array([1.0, 2.0, 1.0, 100.0]), w, permutations=99, seed=1)
     assert gi.loc[3, "gi_p_sim"] == 1.0 and gi.loc[3, "gi_class"] == "not significant"
+
+
+def test_global_moran_is_seeded_and_leaves_numpy_alone():
+    cells, y, _ = _planted(np.random.default_rng(4))
+    w = spatial_weights(cells)
+    np.random.seed(123)  # noqa: NPY002 - the caller's legacy generator must stay as it was
+    before = np.random.random()  # noqa: NPY002
+    np.random.seed(123)  # noqa: NPY002
+    first = global_moran(y, w, permutations=199, seed=5)
+    assert np.random.random() == before  # noqa: NPY002
+    assert global_moran(y, w, permutations=199, seed=5) == first
+    assert first.I > 0.3 and first.p_sim == pytest.approx(1 / 200)
+    assert np.isnan(global_moran(y, w, permutations=0).p_sim)

@@ -1,12 +1,27 @@
-"""Duranton-Overman K-density: brute force, normalisation, bandwidth, bands, seeds."""
+"""Duranton-Overman K-density: brute force, normalisation, bandwidth, bands, seeds, dbmss."""
 
 import math
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from geo.bandwidths import nrd0
 from geo.errors import ConfigError
-from geo.kdensity import global_bands, kd_function, silverman_bandwidth
+from geo.kdensity import global_bands, kd_function
+
+DBMSS = Path(__file__).parent / "data" / "dbmss"
+# tests/data/dbmss/reference.R: case -> (A, B, weighted, bandwidth rule, adjust, Approximate)
+DBMSS_CASES = {
+    "univariate": ("A", None, False, "nrd0", 1.0, 1),
+    "bilateral": ("A", "B", False, "nrd0", 1.0, 1),
+    "weighted": ("A", "B", True, "nrd0", 1.0, 1),
+    "sj": ("A", "B", False, "SJ", 1.0, 1),
+    "adjust_approx2": ("B", None, False, "nrd0", 0.5, 2),
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +63,11 @@ def test_bandwidth_is_r_bw_nrd0_of_distances_up_to_twice_rmax(sites):
     ia, ib = np.flatnonzero(types == "A"), np.flatnonzero(types == "B")
     d = np.hypot(x[ia][:, None] - x[ib][None], y[ia][:, None] - y[ib][None]).ravel()
     d = d[d <= 12_000]
-    q75, q25 = np.percentile(d, [75, 25])
+    q25, q75 = np.percentile(d, [25, 75])  # R's quantile type 7
     # R: bw.nrd0(x) = 0.9 * min(sd(x), IQR(x) / 1.34) * length(x)^(-1/5)
     expected = 0.9 * min(d.std(ddof=1), (q75 - q25) / 1.34) * len(d) ** -0.2
-    assert res.parameters["bandwidth_m"] == pytest.approx(expected, rel=1e-3)
+    assert res.parameters["bandwidth_m"] == pytest.approx(expected, rel=1e-12)
+    assert res.parameters["bandwidth_pairs"] == len(d)
 
 
 def test_kd_integrates_to_one_over_all_distances(sites):
@@ -62,17 +78,11 @@ def test_kd_integrates_to_one_over_all_distances(sites):
     assert integral == pytest.approx(1.0, abs=2e-3)
 
 
-def test_silverman_hand_computed():
-    # distances 0..10, 100 times each: sd = sqrt(sum 100 (d - 5)^2 / 1099);
-    # quartiles at the 275th and 825th values: 2 and 8
-    centres = np.arange(11.0)
-    counts = np.full(11, 100.0)
-    n = counts.sum()
-    sd = np.sqrt(np.sum(counts * (centres - 5) ** 2) / (n - 1))
-    iqr = 8 - 2  # quartiles of the discrete uniform 0..10 (nearest bin)
-    assert silverman_bandwidth(centres, counts) == pytest.approx(
-        0.9 * min(sd, iqr / 1.34) * n ** -0.2
-    )
+def test_nrd0_hand_computed():
+    # 0.9 * min(sd, IQR / 1.34) * n^(-1/5), with R's fallbacks when the spread is 0
+    assert nrd0(100, 3.0, 2.0, 8.0, 5.0) == pytest.approx(0.9 * min(3.0, 6 / 1.34) * 100**-0.2)
+    assert nrd0(100, 3.0, 5.0, 5.0, 5.0) == pytest.approx(0.9 * 3.0 * 100**-0.2)
+    assert nrd0(10, 0.0, 7.0, 7.0, 7.0) == pytest.approx(0.9 * 7.0 * 10**-0.2)
 
 
 def test_counterfactual_bands_gamma_psi_and_seeds(sites):
@@ -120,3 +130,75 @@ def test_errors(sites):
         kd_function(x, y, types, "Z")
     with pytest.raises(ConfigError, match="weights"):
         kd_function(x, y, types, "A", weights=-np.ones(len(x)))
+
+
+def _compare_dbmss(folder: Path):
+    sites = pd.read_csv(DBMSS / "sites.csv")
+    x, y, types = sites.x.to_numpy(), sites.y.to_numpy(), sites.type.to_numpy()
+    reference = pd.read_csv(folder / "reference_kd.csv")
+    assert set(reference["case"]) == set(DBMSS_CASES)
+    for case, (a, b, weighted, rule, adjust, approximate) in DBMSS_CASES.items():
+        want = reference[reference["case"] == case]
+        res = kd_function(x, y, types, a, b, weights=sites.weight.to_numpy() if weighted else None,
+                          rmax=3000, n_r=len(want), bandwidth=rule, adjust=adjust,
+                          estimator="dbmss", approximate=approximate)
+        np.testing.assert_allclose(res.r, want["r"], rtol=1e-12)
+        assert res.parameters["bandwidth_m"] == pytest.approx(want["bw"].iloc[0], rel=1e-9)
+        np.testing.assert_allclose(res.observed, want["kd"], rtol=0, atol=1e-9 * want["kd"].max(),
+                                   err_msg=case)
+    bandwidths = pd.read_csv(folder / "reference_bw.csv")
+    for row in bandwidths.itertuples():
+        b = None if row.ref == row.nbr else row.nbr
+        for rule, want in (("nrd0", row.nrd0), ("SJ", row.sj)):
+            res = kd_function(x, y, types, row.ref, b, rmax=row.rmax, n_r=5, bandwidth=rule)
+            assert res.parameters["bandwidth_pairs"] == row.n
+            assert res.parameters["bandwidth_m"] == pytest.approx(want, rel=1e-9), (row, rule)
+
+
+def test_dbmss_estimator_and_bandwidths_match_stored_r_values():
+    """Values written by tests/data/dbmss/reference.R (dbmss's Kdhat steps in R 4.2.2)."""
+    _compare_dbmss(DBMSS)
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="R not installed")
+def test_dbmss_estimator_and_bandwidths_match_live_r(tmp_path):
+    work = tmp_path / "tests" / "data" / "dbmss"
+    work.mkdir(parents=True)
+    for name in ("sites.csv", "reference.R"):
+        shutil.copy(DBMSS / name, work / name)
+    proc = subprocess.run(["Rscript", str(work / "reference.R")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    _compare_dbmss(work)
+
+
+def test_dbmss_bandwidth_comes_from_distinct_bins(sites):
+    """dbmss's binned mode applies bw.nrd0 to the centres of the non-empty bins, unweighted."""
+    x, y, types, _ = sites
+    res = kd_function(x, y, types, "A", "B", rmax=6000, estimator="dbmss")
+    step = 12_000 / 2047
+    centres = np.concatenate([[0.0], (np.arange(1, 2048) - 0.5) * step])
+    ia, ib = np.flatnonzero(types == "A"), np.flatnonzero(types == "B")
+    d = np.hypot(x[ia][:, None] - x[ib][None], y[ia][:, None] - y[ib][None]).ravel()
+    occupied = np.unique(np.ceil(d[d <= 12_000] / step).astype(int))
+    c = centres[occupied]
+    q25, q75 = np.percentile(c, [25, 75])
+    expected = 0.9 * min(c.std(ddof=1), (q75 - q25) / 1.34) * len(c) ** -0.2
+    assert res.parameters["bandwidth_m"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_bandwidth_options_and_errors(sites):
+    x, y, types, _ = sites
+    given = kd_function(x, y, types, "A", "B", rmax=6000, n_r=31, bandwidth=400.0, adjust=0.5)
+    assert given.parameters["bandwidth_m"] == 200.0
+    assert given.parameters["bandwidth_rule"] == "given"
+    sj = kd_function(x, y, types, "A", "B", rmax=6000, n_r=31, bandwidth="SJ")
+    assert sj.parameters["bandwidth_rule"] == "SJ" and sj.parameters["bandwidth_m"] > 0
+    with pytest.raises(ConfigError, match="unknown bandwidth"):
+        kd_function(x, y, types, "A", "B", bandwidth="scott")
+    with pytest.raises(ConfigError, match="positive"):
+        kd_function(x, y, types, "A", "B", bandwidth=-3.0)
+    with pytest.raises(ConfigError, match="approximate"):
+        kd_function(x, y, types, "A", "B", estimator="dbmss", approximate=0)
+    with pytest.raises(ConfigError, match="unknown estimator"):
+        kd_function(x, y, types, "A", "B", estimator="fft")

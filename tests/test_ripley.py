@@ -1,4 +1,9 @@
-"""Ripley's K/L against spatstat (stored reference values, and live when R is installed)."""
+"""Ripley's K/L against spatstat (stored reference values, and live when R is installed).
+
+``reference_k.csv`` holds spatstat's values on random patterns, ``reference_ties.csv``
+on lattice patterns where many distances equal some r or a boundary distance, with
+evenly and unevenly spaced r: the two take different routes through spatstat.
+"""
 
 import shutil
 import subprocess
@@ -26,7 +31,11 @@ WINDOWS = {
             [[(300, 300), (500, 300), (500, 500), (300, 500)]],
         )
     ),
+    # tests/data/spatstat/reference_ties.R
+    "lattice": Window.rectangle(0, 1, 0, 1),
+    "grid": Window.rectangle(0, 20, 0, 20),
 }
+WINDOWS["lgrid"] = WINDOWS["lshape"]
 CORRECTIONS = ("none", "border", "isotropic", "translate")
 
 
@@ -35,7 +44,8 @@ def _points(name):
 
 
 def _compare(reference: pd.DataFrame):
-    for (name, fun, corr), expected in reference.groupby(["pattern", "fun", "correction"]):
+    groups = ["pattern", "fun", "correction"] + (["spacing"] if "spacing" in reference else [])
+    for (name, fun, corr, *_), expected in reference.groupby(groups):
         pts = _points(name)
         r = expected["r"].to_numpy()
         if fun == "K":
@@ -58,6 +68,30 @@ def test_k_matches_stored_spatstat_values():
     _compare(reference)
 
 
+def test_k_matches_stored_spatstat_values_with_ties():
+    """Lattice patterns (reference_ties.R): spatstat C routines and histograms, both spacings."""
+    reference = pd.read_csv(DATA / "reference_ties.csv")
+    assert set(reference["spacing"]) == {"even", "uneven"}
+    assert len(reference) == 608
+    _compare(reference)
+
+
+def test_isotropic_weight_of_a_circle_through_a_corner_is_two():
+    """A pair on the 0.001 lattice whose circle passes through corner (0, 1) (issue 18).
+
+    i = (0.396, 0.835), j = (0.561, 0.439): |ij| = 0.429 = |i (0, 1)|, and only the
+    left and top edges cut the circle: they cut off arcs of 2 acos(0.396 / 0.429) and
+    2 acos(0.165 / 0.429), which sum to pi (the chords meet at the corner), so half the
+    circle is inside and the weight is 2 (spatstat's closed form; the old code gave 1.14).
+    """
+    window = Window.rectangle(0, 1, 0, 1)
+    x, y = np.array([0.396, 0.561]), np.array([0.835, 0.439])
+    r = np.array([0.0, 0.5])
+    k = kfunction(x, y, window, r=r, correction="isotropic", ties="closed")
+    # K = |W| / (n (n - 1)) * (w_ij + w_ji); j's circle stays inside (w_ji = 1)
+    np.testing.assert_allclose(k.observed[1], (2.0 + 1.0) / 2, rtol=1e-12)
+
+
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="R (r-cran-spatstat) not installed")
 def test_k_matches_live_spatstat(tmp_path):
     check = subprocess.run(
@@ -65,18 +99,36 @@ def test_k_matches_live_spatstat(tmp_path):
     )
     if check.returncode != 0:
         pytest.skip("spatstat not installed in R")
-    # run the reference script against a copy so the stored values stay untouched
+    # run the reference scripts against a copy so the stored values stay untouched
     work = tmp_path / "tests" / "data" / "spatstat"
     work.mkdir(parents=True)
-    for path in DATA.glob("points_*.csv"):
+    for path in [*DATA.glob("points_*.csv"), DATA / "reference.R", DATA / "reference_ties.R"]:
         shutil.copy(path, work / path.name)
-    shutil.copy(DATA / "reference.R", work / "reference.R")
-    proc = subprocess.run(
-        ["Rscript", str(work / "reference.R")], capture_output=True, text=True, cwd=tmp_path,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
+    for script in ("reference.R", "reference_ties.R"):
+        proc = subprocess.run(
+            ["Rscript", str(work / script)], capture_output=True, text=True, cwd=tmp_path,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr
     _compare(pd.read_csv(work / "reference_k.csv"))
+    _compare(pd.read_csv(work / "reference_ties.csv"))
+
+
+def test_closed_ties_border_keeps_centres_at_distance_r():
+    """ties='closed': K_bord(r) = sum 1{d_ij <= r} 1{b_i >= r} / (lambda sum 1{b_i >= r})."""
+    pts = _points("grid")
+    window = WINDOWS["grid"]
+    r = np.arange(0, 9.0)
+    ours = kfunction(pts.x, pts.y, window, r=r, correction="border", ties="closed").observed
+    x, y = pts.x.to_numpy(), pts.y.to_numpy()
+    b = np.minimum.reduce([x, 20 - x, y, 20 - y])
+    d = np.hypot(x[:, None] - x[None], y[:, None] - y[None])
+    np.fill_diagonal(d, np.inf)
+    lam = len(x) / 400
+    for k, rr in enumerate(r):
+        kept = b >= rr
+        want = (d[kept] <= rr).sum() / (lam * kept.sum())
+        assert ours[k] == pytest.approx(want, rel=1e-12)
 
 
 def test_l_function_and_theoretical_values():
@@ -89,17 +141,23 @@ def test_l_function_and_theoretical_values():
     np.testing.assert_allclose(l_fun.theoretical, r)
 
 
-def test_hand_computed_k_three_points():
+def test_hand_computed_k_three_points_under_each_tie_rule():
     # points at (0,0), (3,0), (0,4) in a 100 x 100 window, no correction:
-    # ordered pairs with d <= r: distances 3, 4, 5 twice each.
-    # K(r) = |W| / (n (n - 1)) * count = 10000 / 6 * count
-    # spatstat's cells are closed on the left: at r = 4 the pair at 4 is not yet
-    # counted (d < r), at the last r (5) everything up to 5 is.
+    # ordered pairs at distances 3, 4, 5 (twice each); K(r) = |W| / (n (n - 1)) * count
+    # = 10000 / 6 * count. Which pairs count at r = 3, 4, 5 is the tie rule:
     window = Window.rectangle(-10, 90, -10, 90)
-    r = np.array([0.0, 1, 2, 3, 4, 5])
-    k = kfunction([0, 3, 0], [0, 0, 4], window, r=r, correction="none")
-    counts = np.array([0, 0, 0, 0, 2, 6])
-    np.testing.assert_allclose(k.observed, 10000 / 6 * counts)
+    unit = 10000 / 6
+
+    def counts(**kw):
+        return kfunction([0, 3, 0], [0, 0, 4], window, correction="none", **kw).observed / unit
+
+    # spatstat, evenly spaced r (its C routine Knone): d <= r, but only d < r_max
+    np.testing.assert_allclose(counts(r=np.arange(6.0)), [0, 0, 0, 2, 4, 4])
+    # spatstat, uneven r (histogram cells closed on the left): d < r, d <= r_max at the end
+    np.testing.assert_allclose(counts(r=[0, 1, 2, 3, 4, 5.5, 6]), [0, 0, 0, 0, 2, 6, 6])
+    # the published definition: d <= r
+    np.testing.assert_allclose(counts(r=np.arange(6.0), ties="closed"), [0, 0, 0, 2, 4, 6])
+    np.testing.assert_allclose(counts(r=[0.5, 3, 4, 5], ties="closed"), [0, 2, 4, 6])
 
 
 def test_random_labelling_envelope_is_seeded_and_contains_null_patterns():
@@ -163,7 +221,13 @@ def test_errors():
         kfunction([1, 2], [1, 2], window, rmax=3, correction="ripley-ish")
     with pytest.raises(ConfigError, match="outside the window"):
         kfunction([1, 20], [1, 2], window, rmax=3)
+    with pytest.raises(ConfigError, match="increasing"):
+        kfunction([1, 2], [1, 2], window, r=np.array([0, 3, 1]))
+    with pytest.raises(ConfigError, match="first must be 0"):
+        kfunction([1, 2], [1, 2], window, r=np.array([1, 2, 3]))
     with pytest.raises(ConfigError, match="evenly spaced"):
-        kfunction([1, 2], [1, 2], window, r=np.array([0, 1, 3]))
+        kfunction([1, 2], [1, 2], window, r=np.array([0, 1, 3]), border="exact")
+    with pytest.raises(ConfigError, match="ties='spatstat'"):
+        kfunction([1, 2], [1, 2], window, rmax=3, ties="closed", border="binned")
     with pytest.raises(ConfigError, match="too few points"):
         kfunction([1, 2], [1, 2], window, types=np.array(["A", "A"]), a="A", b="B", rmax=3)
