@@ -1,22 +1,29 @@
 """Command-line interface: ``geo`` (also ``python -m geo``).
 
-User mistakes (:class:`geo.errors.GeoError`) are printed as one clear message
-without a traceback, and the command exits with status 2.
+Every failure is one clear line and an exit status, never a traceback: user
+mistakes and the environment (:class:`geo.errors.GeoError`, a full disk, a
+read-only folder) exit with 2, an interruption with 130, and anything else is
+a bug, reported as "internal error" with 3. ``GEO_DEBUG=1`` adds the
+traceback. Passwords are masked in everything printed (:mod:`geo.redact`).
 """
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from geo import __version__
 from geo.errors import ConfigError, GeoError
@@ -31,28 +38,72 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
+# OSErrors that the environment or the user's paths cause, not a bug of geo
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS,
+                       errno.EIO, errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR,
+                       errno.EISDIR}
+
+
+def _print_error(label: str, message: str) -> None:
+    from geo.redact import redact
+
+    if os.environ.get("GEO_DEBUG"):
+        import traceback
+
+        console.print(Text(redact(traceback.format_exc())), highlight=False, soft_wrap=True)
+    else:
+        # a writer the failure interrupted (a zip of an .xlsx on a full disk) may fail
+        # again when Python discards it: that was reported just now, in one line
+        sys.unraisablehook = lambda unraisable: None
+    # Text, not markup: a file name such as "[red]x.csv" must print as it is
+    console.print(Text.assemble((label, "bold red"), redact(message)), highlight=False,
+                  soft_wrap=True)
+
 
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn GeoError into a one-line message and exit status 2."""
+    """Turn every failure into a one-line message and an exit status (see the module)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException):
+            raise
         except GeoError as exc:
             from geo.messages import user_lang
 
             given = kwargs.get("lang")
             lang = user_lang(given if given in ("zh", "en") else None)
             label = "错误：" if lang == "zh" and exc.message_zh else "error: "
-            console.print(f"[bold red]{label}[/]{exc.text(lang)}", highlight=False,
-                          soft_wrap=True, markup=True)
+            _print_error(label, exc.text(lang))
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[bold red]interrupted[/]; no partial outputs were left")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # the reader went away (geo ... | head): nothing to say, and nothing to flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
+        except OSError as exc:
+            if exc.errno not in _ENVIRONMENT_ERRNOS:
+                _internal_error(exc)
+            from geo.outputs import explain_error
+
+            where = f"{exc.filename}: " if exc.filename else ""
+            _print_error("error: ", where + explain_error(exc)[0])
+            raise typer.Exit(2) from None
+        except Exception as exc:
+            _internal_error(exc)
 
     return wrapper
+
+
+def _internal_error(exc: Exception) -> None:
+    """Report a bug of geo in one line (the traceback with GEO_DEBUG=1) and exit 3."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    hint = "report it" if os.environ.get("GEO_DEBUG") else "set GEO_DEBUG=1 for the traceback"
+    _print_error("internal error: ", f"{type(exc).__name__}: {first} (a bug in geo; {hint})")
+    raise typer.Exit(3) from None
 
 
 def _version(value: bool) -> None:
@@ -109,6 +160,12 @@ OfflineOption = Annotated[
     bool | None,
     typer.Option("--offline", help="Web map as one self-contained HTML file that opens "
                  "without network (Leaflet inlined; tiles of a tile basemap still need it)."),
+]
+AllowFormulasOption = Annotated[
+    bool,
+    typer.Option("--allow-formulas", help="Trusted data only: write CSV/XLSX text as it is, so "
+                 "text starting with = + - @ can run as a spreadsheet formula (default: shown "
+                 "as text)."),
 ]
 
 
@@ -302,10 +359,10 @@ def seed(
     import time
 
     from geo.export import write_layer
+    from geo.outputs import check_output_files
     from geo.seed import generate_firms
 
-    if out.exists() and not force:
-        raise ConfigError(f"{out} exists; pass --force to overwrite it")
+    check_output_files([out], force=force)
     start = time.perf_counter()
     table = generate_firms(n, seed)
     write_layer(table.firms, out)
@@ -343,6 +400,10 @@ def validate(
     ] = None,
     boundary_tolerance: ToleranceOption = 0.0,
     lang: LangOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace existing --rejects/--flagged files that "
+                           "are not geo's (geo's own rejects and flagged files are refreshed).")
+    ] = False,
 ) -> None:
     """Read and validate an enterprise file against the bundled study area.
 
@@ -350,13 +411,21 @@ def validate(
     flagged or rejected and why, and writes the rejected and the flagged rows
     (with the spreadsheet row number, header = row 1, and the reasons in
     Chinese and English) beside the file. Exits 1 when rows were rejected.
+
+    Checking the file again refreshes these files; another file of their name
+    is replaced only with --force, and the input never.
     """
     from geo.firms import read_firms
     from geo.industry import load_classification
     from geo.messages import pick, user_lang
+    from geo.outputs import check_output_files
     from geo.zones import load_layer
 
     lang = user_lang(lang)
+    rejects = rejects or path.with_name(path.stem + ".rejects.csv")
+    flagged = flagged or path.with_name(path.stem + ".flagged.csv")
+    check_output_files([rejects, flagged], force=force, inputs=[path],
+                       reports=[rejects, flagged])
     table = read_firms(
         path,
         coords=coords,
@@ -373,18 +442,43 @@ def validate(
         typer.echo(pick(lang, "说明：", "note: ") + note)
     typer.echo(f"{path}: " + "\n".join(table.report(lang)))
     targets = (
-        (rejects or path.with_name(path.stem + ".rejects.csv"), table.write_rejects,
-         ("被拒的行已写入", "rejected rows written to")),
-        (flagged or path.with_name(path.stem + ".flagged.csv"), table.write_flagged,
-         ("有标记的行已写入", "flagged rows written to")),
+        (rejects, table.write_rejects, ("被拒的行已写入", "rejected rows written to")),
+        (flagged, table.write_flagged, ("有标记的行已写入", "flagged rows written to")),
     )
     for target, write, words in targets:
-        if write(target):
+        if _write_report(write, target, lang):
             typer.echo(f"{pick(lang, *words)} {target}")
     if table.summary["n_rejected"]:
         raise typer.Exit(1)
 
 
+def _write_report(write: Callable[[Path], Path | None], target: Path, lang: str) -> bool:
+    """Write a rejects or flagged-rows file; remove geo's out-of-date one if none is due.
+
+    A report left from an earlier check would list rows that are fine now.
+    """
+    from geo.messages import pick
+    from geo.outputs import looks_like_report
+
+    if write(target):
+        return True
+    if looks_like_report(target):
+        target.unlink()
+        console.print(pick(lang, f"已删除过时的 {target}", f"removed the out-of-date {target}"),
+                      markup=False, highlight=False)
+    return False
+
+
+def _reports_beside(out: Path, firms: Path | None) -> list[Path]:
+    """Return the rejects and flagged-rows files :func:`_load_firms` writes beside ``out``."""
+    if firms is None:  # the synthetic population has no rejects
+        return []
+    return [out.with_name(out.stem + "_rejects.csv"), out.with_name(out.stem + "_flagged.csv")]
+
+
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Replace existing output files (never an input file).")
+]
 KeepFlaggedOption = Annotated[
     bool,
     typer.Option("--keep-flagged", help="Keep firms with suspect positions (geocoder fallback "
@@ -428,10 +522,9 @@ def _load_firms(firms, coords, column, n, seed, area, out: Path | None,
             "(--keep-flagged keeps them)"), markup=False)
     if out is None:
         return table
-    for name, write in (("_rejects.csv", table.write_rejects),
-                        ("_flagged.csv", table.write_flagged)):
-        target = out.with_name(out.stem + name)
-        if write(target):
+    for target, write in zip(_reports_beside(out, firms), (table.write_rejects,
+                                                           table.write_flagged), strict=True):
+        if _write_report(write, target, lang):
             console.print(pick(lang, f"详见 {target}", f"see {target}"), markup=False)
     return table
 
@@ -500,6 +593,8 @@ def index_zonal(
     ] = "EPSG:4549",
     n: Annotated[int, typer.Option(help="Size of the synthetic population.")] = 30_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 20261122,
+    allow_formulas: AllowFormulasOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Zonal indices of one zone layer: LQ, HHI, Gini, Hoover, EG, EG-gamma_c, EGK, 协同集聚.
 
@@ -512,10 +607,15 @@ def index_zonal(
     from geo.crs import parse_coord_system
     from geo.export import TABLE_FORMATS, write_geopackage, write_tables
     from geo.indices import load_scheme, result_tables, zonal_indices
+    from geo.outputs import check_output_files
     from geo.zones import assign_points, load_layer, load_zones, study_area
 
     if out.suffix.lower() not in TABLE_FORMATS:
         raise ConfigError(f"--out must end in {', '.join(TABLE_FORMATS)}, got '{out.name}'")
+    inputs = [firms, Path(zones), Path(groups), Path(reference) if reference else None]
+    reports = _reports_beside(out, firms)
+    check_output_files([out if out.suffix.lower() == ".xlsx" else None, gpkg, *reports],
+                       force=force, inputs=inputs, reports=reports)
     crs = parse_coord_system(analysis_crs).crs
     if crs is None or not crs.is_projected:
         raise ConfigError(f"--analysis-crs must be a projected CRS in metres, got {analysis_crs}")
@@ -548,7 +648,11 @@ def index_zonal(
     )
     if reference:
         result.parameters["reference"] = f"{reference} {reference_ids or '(all zones)'}"
-    written = write_tables(result_tables([result]), out)
+    tables = result_tables([result])
+    if out.suffix.lower() != ".xlsx":  # one file per table, named only now
+        check_output_files([out.with_name(f"{out.stem}_{name}{out.suffix}") for name in tables],
+                           force=force, inputs=inputs)
+    written = write_tables(tables, out, allow_formulas=allow_formulas)
     if gpkg:
         meta = {k: str(v) for k, v in {**result.parameters, **result.summary}.items()}
         write_geopackage({result.parameters["layer"] + "_indices": result.zones}, gpkg,
@@ -599,16 +703,22 @@ WeightOption = Annotated[str, typer.Option(help="Point weights: count or employm
 
 def _distance_inputs(
     firms, coords, column, n, window, out, type_column=None, analysis_crs="EPSG:4549",
-    keep_flagged=False,
+    keep_flagged=False, *, targets=(), force=False,
 ):
     """Firms, window and projected coordinates of the firms inside it.
 
     With ``type_column`` any point file (lon/lat or x/y with ``--coords``)
-    will do; without, the file needs industry codes.
+    will do; without, the file needs industry codes. First checks that the
+    output files ``targets`` may be written (see :func:`_load_firms` for the
+    rejects beside ``out``).
     """
     from geo.distance import make_window, points_in_window
+    from geo.outputs import check_output_files
     from geo.zones import load_layer, study_area
 
+    reports = _reports_beside(out, firms)
+    check_output_files([*targets, *reports], force=force, inputs=[firms, Path(window)],
+                       reports=reports)
     area = study_area(load_layer("districts"))
     table = _load_firms(firms, coords, column, n, 20261122, area, out,
                         require_code=type_column is None, located_only=True,
@@ -671,25 +781,44 @@ def index_crossk(
         str, typer.Option(help="Edge correction: border, none, translate, isotropic.")
     ] = "border",
     fun: Annotated[str, typer.Option(help="K or L.")] = "L",
+    ties: Annotated[str, typer.Option(
+        help="Pairs at a distance equal to some r: spatstat (counted as spatstat does) or "
+             "closed (d <= r).")] = "spatstat",
+    border: Annotated[str | None, typer.Option(
+        help="Border correction: binned (spatstat's Kount) or exact (centres farther than r "
+             "from the boundary); default: as spatstat.")] = None,
     nsim: NsimOption = 99,
     seed: SeedOption = 1,
     envelope: Annotated[str, typer.Option(help="pointwise or global.")] = "pointwise",
     plot: PlotOption = None,
     n: PopN = 30_000,
     keep_flagged: KeepFlaggedOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Ripley's cross-K/L of A to B with a random-labelling envelope (spatstat's estimators)."""
     from geo.distance import labelled_types
     from geo.ripley import default_r, kfunction
 
     frame, win, x, y, synthetic = _distance_inputs(
-        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged
+        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged,
+        targets=[out, plot or out.with_suffix(".png")], force=force,
     )
     types = labelled_types(frame, a, b, type_column)
     result = kfunction(x, y, win, types=types, a=a, b=b, r=default_r(rmax, nr),
-                       correction=correction, nsim=nsim, seed=seed, envelope=envelope,
-                       fun=fun)
+                       correction=correction, ties=ties, border=border, nsim=nsim, seed=seed,
+                       envelope=envelope, fun=fun)
     _finish([result], out, plot, f"cross-{fun}: {a} -> {b} ({correction})", synthetic)
+
+
+def _metres(value: str, option: str) -> float:
+    """Read a positive number of metres given on the command line."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number > 0:
+        raise ConfigError(f"{option} takes nrd0, SJ or a positive number of metres, not '{value}'")
+    return number
 
 
 @index_app.command("kd")
@@ -708,23 +837,32 @@ def index_kd(
     rmax: Annotated[float, typer.Option(help="Largest distance (metres).")] = 10_000.0,
     nr: Annotated[int, typer.Option(help="Number of distances 0..rmax.")] = 201,
     weight: WeightOption = "count",
+    bandwidth: Annotated[str, typer.Option(
+        help="Bandwidth: nrd0 (Silverman), SJ (Sheather-Jones) or metres.")] = "nrd0",
     adjust: Annotated[float, typer.Option(help="Bandwidth multiplier.")] = 1.0,
+    estimator: Annotated[str, typer.Option(
+        help="exact, or dbmss (dbmss's binned approximation, as its Kdhat from 10,000 "
+             "points).")] = "exact",
     nsim: NsimOption = 99,
     seed: SeedOption = 1,
     plot: PlotOption = None,
     n: PopN = 30_000,
     keep_flagged: KeepFlaggedOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Duranton-Overman K-density of A (or A with B) with counterfactual global bands."""
     from geo.distance import labelled_types
     from geo.kdensity import kd_function
 
     frame, _, x, y, synthetic = _distance_inputs(
-        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged
+        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged,
+        targets=[out, plot or out.with_suffix(".png")], force=force,
     )
     types = labelled_types(frame, a, b, type_column)
+    rule = bandwidth if bandwidth in ("nrd0", "SJ") else _metres(bandwidth, "--bandwidth")
     result = kd_function(x, y, types, a, b, weights=_weights(frame, weight), rmax=rmax,
-                         n_r=nr, adjust=adjust, nsim=nsim, seed=seed)
+                         n_r=nr, bandwidth=rule, adjust=adjust, estimator=estimator, nsim=nsim,
+                         seed=seed)
     _finish([result], out, plot, f"Kd: {a}" + (f" x {b}" if b else ""), synthetic)
 
 
@@ -748,13 +886,15 @@ def index_m(
     plot: PlotOption = None,
     n: PopN = 30_000,
     keep_flagged: KeepFlaggedOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Marcon-Puech M of B around A (reference A, neighbours B) with random labelling."""
     from geo.distance import labelled_types
     from geo.mfunction import m_function
 
     frame, _, x, y, synthetic = _distance_inputs(
-        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged
+        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged,
+        targets=[out, plot or out.with_suffix(".png")], force=force,
     )
     types = labelled_types(frame, a, b, type_column)
     result = m_function(x, y, types, a, b, weights=_weights(frame, weight),
@@ -782,15 +922,18 @@ def index_clq(
     ] = None,
     n: PopN = 30_000,
     keep_flagged: KeepFlaggedOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Co-location quotients A -> B and B -> A with permutation p-values; local CLQ of A."""
     from geo.colocation import colocation_quotients, local_colocation_quotient
     from geo.distance import labelled_types
     from geo.export import write_layer
     from geo.outputs import atomic_path
+    from geo.safety import write_csv
 
     frame, _, x, y, synthetic = _distance_inputs(
-        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged
+        firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged,
+        targets=[out, local], force=force,
     )
     types = labelled_types(frame, a, b, type_column)
     res = colocation_quotients(x, y, types, pairs=[(a, b), (b, a), (a, a), (b, b)],
@@ -798,7 +941,7 @@ def index_clq(
     table = res.table.assign(global_clq=res.global_clq, nsim=nsim, seed=seed,
                              synthetic=synthetic)
     with atomic_path(out) as tmp:
-        table.to_csv(tmp, index=False, encoding="utf-8-sig")
+        write_csv(table, tmp)
     echo = Console()
     echo.print(table[["a", "b", "n_a", "n_b", "clq"] + (
         ["p_colocation", "p_isolation"] if nsim else [])].to_string(index=False))
@@ -866,6 +1009,7 @@ def clusters(
     cell: Annotated[float, typer.Option(help="Density raster cell size in metres.")] = 200.0,
     n: PopN = 30_000,
     keep_flagged: KeepFlaggedOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Hot spots (Gi*), local Moran and bivariate LISA on a grid; HDBSCAN cluster areas."""
     import geopandas as gpd
@@ -873,8 +1017,13 @@ def clusters(
     from geo.distance import type_mask
     from geo.export import write_layer
     from geo.hotspots import grid_cluster_statistics
+    from geo.outputs import check_output_files
     from geo.zones import assign_points, load_layer, load_zones, study_area
 
+    reports = _reports_beside(out, firms)
+    contour_file = density.with_name(density.stem + "_contours.gpkg") if density else None
+    check_output_files([out, areas, density, contour_file, *reports], force=force,
+                       inputs=[firms, Path(grid)], reports=reports)
     area = study_area(load_layer("districts"))
     table = _load_firms(firms, coords, column, n, 20261122, area, out,
                         require_code=type_column is None, located_only=True,
@@ -924,7 +1073,7 @@ def clusters(
                                      description=f"kernel density of {focus}, h={h:.0f} m",
                                      synthetic=synthetic))
         contours = density_contours(raster, origin, "EPSG:4549").assign(synthetic=synthetic)
-        written.append(write_layer(contours, density.with_name(density.stem + "_contours.gpkg")))
+        written.append(write_layer(contours, contour_file))
         echo.print(f"bandwidth: {h:.0f} m")
     if synthetic:
         echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
@@ -1011,6 +1160,7 @@ def site(
     from geo.export import write_geopackage
     from geo.maps import load_recipe, save_map, web_map, zone_provenance
     from geo.outputs import atomic_folder, atomic_path, check_output_folder
+    from geo.safety import write_csv
     from geo.siting import MASKS, SiteOptions, site_zones
     from geo.zones import load_layer, study_area
 
@@ -1020,7 +1170,7 @@ def site(
     if mask not in MASKS:
         if not Path(mask).is_file():
             raise ConfigError(f"unknown mask '{mask}': use {', '.join(MASKS)} or a polygon file")
-        mask_layer = load_layer(Path(mask), coords=coords)
+        mask_layer = load_layer(Path(mask), coords=coords, polygons=True)
     options = SiteOptions(
         k=k, radius=radius, method=method, cell=cell,
         mask=mask if mask_layer is None else "file", exclude_clusters=not keep_clusters,
@@ -1035,7 +1185,8 @@ def site(
     written = ["sites.gpkg", "sites.csv", "map.html", "rejects.csv", "flagged.csv",
                "summary.json"]
     folder_options = dict(marker="summary.json", planned=written, force=force,
-                          legacy_outputs=[*written, "firms_rejects.csv"])
+                          legacy_outputs=[*written, "firms_rejects.csv"],
+                          inputs=[firms, candidates, Path(mask)])
     check_output_folder(out, **folder_options)  # now, not after the analysis
     table = _load_firms(firms, coords, column, n, 20261122, area, None, located_only=True,
                         keep_flagged=keep_flagged)
@@ -1064,8 +1215,7 @@ def site(
             name: {"synthetic": str(synthetic).lower(), "source": table.source}
             for name in layers_})
         with atomic_path(folder / "sites.csv") as tmp:
-            result.sites.drop(columns="geometry").to_csv(tmp, index=False,
-                                                         encoding="utf-8-sig")
+            write_csv(result.sites.drop(columns="geometry"), tmp)
         style = load_recipe("default")
         m = web_map({**zones, **layers_, "ps_clusters": found}, style, lang=lang,
                     synthetic=synthetic, provenance=zone_provenance(zones), seed=seed)
@@ -1127,37 +1277,56 @@ def export(
     force: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
     to: Annotated[
         str | None,
-        typer.Option(help="Write to PostGIS instead: postgresql://user@host:5432/db."),
+        typer.Option(help="Write to PostGIS instead: postgresql://user@host:5432/db or "
+                     "'host=h dbname=db'. Keep the password off the command line (others "
+                     "may see it): use PGPASSWORD or ~/.pgpass."),
     ] = None,
     schema: Annotated[str, typer.Option(help="PostGIS schema.")] = "geo",
     replace: Annotated[
         bool, typer.Option(help="Replace existing PostGIS tables (in one transaction).")
     ] = False,
+    allow_formulas: AllowFormulasOption = False,
 ) -> None:
-    """Export map layers to GIS formats or PostGIS (atomic: a failure leaves nothing behind)."""
+    """Export map layers to GIS formats or PostGIS (atomic: a failure leaves nothing behind).
+
+    An existing export is replaced only with --force, and only once the new one
+    is complete; the files exported from are never replaced.
+    """
     from geo.export import export_layers, read_layers
 
-    layers_ = read_layers(sources or [Path("geo-out")])
+    # a malformed --to fails now, and its password is masked from here on
+    dsn = None
+    if to:
+        from geo.postgis import check_dsn
+
+        dsn = check_dsn(to)
+    sources = sources or [Path("geo-out")]
+    layers_ = read_layers(sources)
+    echo = Console()
+    for frame in layers_.values():
+        for note in frame.attrs.get("notes", []):
+            echo.print(note, markup=False, highlight=False)
     if layer:
         unknown = sorted(set(layer) - set(layers_))
         if unknown:
             raise ConfigError(f"no layer(s) {', '.join(unknown)}; found: {', '.join(layers_)}")
         layers_ = {k: v for k, v in layers_.items() if k in layer}
-    echo = Console()
-    if to:
-        from geo.postgis import check_dsn, export_postgis
+    if dsn:
+        from geo.postgis import export_postgis
+        from geo.redact import mask_dsn
 
         epsg = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490", "4549": "EPSG:4549"}.get(crs)
         if epsg is None:
             raise ConfigError("PostGIS export takes --crs wgs84, cgcs2000 or 4549")
-        tables = export_postgis(layers_, check_dsn(to), schema=schema, replace=replace,
-                                crs=epsg)
-        echo.print(f"{len(tables)} tables written to PostGIS ({epsg}):")
+        tables = export_postgis(layers_, dsn, schema=schema, replace=replace, crs=epsg)
+        echo.print(f"{len(tables)} tables written to PostGIS ({epsg}) at {mask_dsn(dsn)}:",
+                   markup=False, highlight=False)
         for table in tables:
-            echo.print(f"  {table}")
+            echo.print(f"  {table}", markup=False, highlight=False)
         return
     target = out or Path(f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}")
-    written = export_layers(layers_, target, fmt, crs=crs, force=force)
+    written = export_layers(layers_, target, fmt, crs=crs, force=force,
+                            allow_formulas=allow_formulas, inputs=sources)
     echo.print(f"{len(layers_)} layers exported as {fmt} ({crs}):")
     for path in written:
         echo.print(f"  {path}")
@@ -1222,6 +1391,7 @@ def map_(
     recipe: Annotated[
         str, typer.Option(help="Map recipe: a bundled name or a TOML file.")
     ] = "default",
+    force: ForceOption = False,
 ) -> None:
     """Draw the map of a run folder or of layer files: interactive (HTML) or static.
 
@@ -1229,13 +1399,36 @@ def map_(
     choropleths, hot spots, LISA, clusters, density contours. On Amap basemaps
     the overlays are shifted to GCJ-02 to line up with the tiles.
     """
-    from geo.maps import choose_basemap, load_recipe, save_map, web_map, zone_provenance
+    from geo.errors import InputError
+    from geo.maps import (
+        choose_basemap,
+        drawable_layers,
+        load_recipe,
+        save_map,
+        web_map,
+        zone_provenance,
+    )
+    from geo.outputs import check_output_files
 
     sources = sources or [Path("geo-out")]
+    if static:
+        folder = out or Path("static_maps")
+        targets = [folder / f"{stem}.{kind}" for stem in ("map_clusters", "map_coagglomeration")
+                   for kind in ("png", "pdf")]
+    else:
+        targets = [out or Path("map.html")]
+    check_output_files(targets, force=force, inputs=[*sources, Path(recipe)])
     layers_, synthetic, seed = _map_inputs(sources)
     style = load_recipe(recipe)
-    provenance = zone_provenance(layers_)
     echo = Console()
+    notes = [note for frame in layers_.values() for note in frame.attrs.get("notes", [])]
+    layers_, left_out = drawable_layers(layers_, style)
+    for note in [*notes, *left_out]:
+        echo.print(note, markup=False, highlight=False)
+    if not layers_:
+        raise InputError("nothing to draw: no layer has a geometry",
+                         zh="没有可绘制的内容：所有图层都没有几何", file=sources[0])
+    provenance = zone_provenance(layers_)
     if static:
         if basemap or offline or tianditu_token:
             raise ConfigError("--basemap, --offline and --tianditu-token are web map options; "

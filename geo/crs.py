@@ -117,7 +117,7 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArr
     --------
     >>> lon, lat = wgs84_to_gcj02(120.0, 30.0)
     >>> round(float(lon), 4), round(float(lat), 4)
-    (120.0046, 29.9977)
+    (120.0047, 29.9975)
     """
     lon_a, lat_a = _as_arrays(lon, lat)
     d_lon, d_lat = _gcj_offset(lon_a, lat_a)
@@ -310,10 +310,59 @@ def parse_coord_system(spec: str | int) -> CoordSystem:
     except pyproj.exceptions.CRSError as exc:
         raise ConfigError(
             f"unknown coordinate system '{spec}': use wgs84, gcj02, bd09, cgcs2000 "
-            "or an EPSG code such as 4549"
+            "or an EPSG code such as 4549",
+            zh=f"无法识别的坐标系“{spec}”：请用 wgs84、gcj02、bd09、cgcs2000 "
+            "或 EPSG 代码（如 4549）",
         ) from exc
+    kind = non_horizontal_kind(crs)
+    if kind is not None:
+        raise ConfigError(
+            f"'{spec}' ({crs.name}) is {kind[0]}, not a system of positions; use wgs84, "
+            "gcj02, bd09, cgcs2000 or a geographic or projected EPSG code such as 4549",
+            zh=f"“{spec}”（{crs.name}）是{kind[1]}，不是平面位置的坐标系；请用 wgs84、gcj02、"
+            "bd09、cgcs2000 或地理/投影坐标系的 EPSG 代码（如 4549）",
+        )
     epsg = crs.to_epsg()
     return CoordSystem(f"EPSG:{epsg}" if epsg else crs.name, crs)
+
+
+def non_horizontal_kind(crs: pyproj.CRS) -> tuple[str, str] | None:
+    """Say what kind of CRS cannot place points on a map, or None when it can.
+
+    Positions need a horizontal system: geographic (degrees) or projected
+    (metres), alone or as the horizontal part of a compound CRS. Vertical
+    (heights), geocentric (earth-centred X/Y/Z) and local engineering
+    (``LOCAL_CS``, tied to no place on earth) systems have no conversion to
+    longitude/latitude.
+
+    Parameters
+    ----------
+    crs : pyproj.CRS
+        The coordinate system.
+
+    Returns
+    -------
+    tuple of str or None
+        The kind in English and Chinese (``("a vertical CRS (heights)",
+        "高程坐标系")``), or None for a horizontal CRS.
+
+    Examples
+    --------
+    >>> non_horizontal_kind(pyproj.CRS.from_epsg(5773))
+    ('a vertical CRS (heights)', '高程坐标系')
+    >>> non_horizontal_kind(pyproj.CRS.from_epsg(4549)) is None
+    True
+    """
+    if crs.is_geographic or crs.is_projected:
+        return None
+    if crs.is_vertical:
+        return "a vertical CRS (heights)", "高程坐标系"
+    if crs.is_geocentric:
+        return "a geocentric CRS (earth-centred X/Y/Z)", "地心坐标系（X/Y/Z）"
+    if crs.is_engineering:
+        return ("a local engineering CRS (LOCAL_CS), tied to no place on earth",
+                "局部工程坐标系（LOCAL_CS），与地球上的位置无关")
+    return f"a {crs.type_name}", crs.type_name
 
 
 def to_wgs84(x: ArrayLike, y: ArrayLike, system: CoordSystem) -> tuple[FloatArray, FloatArray]:

@@ -26,6 +26,7 @@ from geo.errors import ConfigError
 from geo.industry import FIELDS, GROUPS, normalise_code
 from geo.outputs import atomic_path
 from geo.ripley import FunctionResult, Window
+from geo.safety import write_csv
 
 
 def type_mask(firms: pd.DataFrame, spec: str, type_column: str | None = None) -> np.ndarray:
@@ -133,13 +134,35 @@ def points_in_window(
     return x, y, inside
 
 
-def write_function_table(results: list[FunctionResult], path: str | Path, synthetic: bool) -> Path:
-    """Write one or more functions as a tidy CSV (with parameters and the synthetic flag)."""
+def write_function_table(
+    results: list[FunctionResult], path: str | Path, synthetic: bool, *,
+    allow_formulas: bool = False,
+) -> Path:
+    """Write one or more functions as a tidy CSV (with parameters and the synthetic flag).
+
+    Parameters
+    ----------
+    results : list of FunctionResult
+        The functions.
+    path : str or Path
+        Destination, written atomically.
+    synthetic : bool
+        Whether the firms are synthetic (a column says so).
+    allow_formulas : bool
+        Trusted data: type labels (from the user's data) that a spreadsheet
+        would run as formulas are written as they are, not with a leading
+        ``'`` (:func:`geo.safety.write_csv`).
+
+    Returns
+    -------
+    Path
+    """
     frames = []
     for result in results:
         frame = result.to_frame()
-        for key in ("a", "b", "reference", "neighbour", "correction", "nsim", "seed",
-                    "envelope", "bandwidth_m", "weighted"):
+        for key in ("a", "b", "reference", "neighbour", "correction", "ties", "border",
+                    "nsim", "seed", "envelope", "bandwidth_m", "bandwidth_rule", "estimator",
+                    "weighted"):
             if key in result.parameters:
                 frame[key] = result.parameters[key]
         frame["p_value"] = result.p_value
@@ -147,7 +170,7 @@ def write_function_table(results: list[FunctionResult], path: str | Path, synthe
         frames.append(frame)
     path = Path(path)
     with atomic_path(path) as tmp:
-        pd.concat(frames, ignore_index=True).to_csv(tmp, index=False, encoding="utf-8-sig")
+        write_csv(pd.concat(frames, ignore_index=True), tmp, allow_formulas=allow_formulas)
     return path
 
 

@@ -1,7 +1,8 @@
 """Exception types for mistakes a user can fix.
 
-The CLI prints these messages without a traceback and exits non-zero; anything
-else is a bug and keeps its traceback.
+The CLI prints these messages without a traceback and exits with status 2;
+anything else is a bug, reported as an internal error with status 3 (the
+traceback with ``GEO_DEBUG=1``).
 """
 
 from __future__ import annotations

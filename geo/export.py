@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,7 +17,9 @@ import pyogrio
 
 from geo.crs import WGS84, frame_to_gcj02
 from geo.errors import InputError, OutputError
+from geo.io.vector import gdal_message, read_vector, tidy_layer
 from geo.outputs import atomic_path
+from geo.safety import escape_html, protect_text_cells, write_csv, xlsx_text
 
 # GeoPackage 1.2: GDAL 3.6 and QGIS 3.22 (Debian 12) warn on every layer of a 1.4
 # file ("may only be partially supported"); 1.2 has everything the layers use.
@@ -28,6 +31,7 @@ def write_geopackage(
     path: str | Path,
     *,
     metadata: dict[str, dict[str, str]] | None = None,
+    finish: Callable[[Path], object] | None = None,
 ) -> Path:
     """Write several layers (and plain tables) into one GeoPackage, atomically.
 
@@ -41,6 +45,9 @@ def write_geopackage(
     metadata : dict of str to dict, optional
         Per-layer key/value metadata (source, synthetic flag, parameters),
         stored as GDAL layer metadata.
+    finish : callable, optional
+        Called with the complete file before it is renamed into place, e.g.
+        to add QGIS styles: the file appears with them or not at all.
 
     Returns
     -------
@@ -72,16 +79,21 @@ def write_geopackage(
                     layer_metadata=layer_metadata or None,
                     dataset_options=None if tmp.exists() else GPKG_DATASET_OPTIONS,
                 )
+        if finish is not None:
+            finish(tmp)
     return path
 
 
-def write_layer(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
+def write_layer(
+    frame: gpd.GeoDataFrame, path: str | Path, *, allow_formulas: bool = False
+) -> Path:
     """Write one layer to a file chosen by extension, atomically.
 
     ``.csv`` writes attributes plus ``lon``/``lat`` (points) or ``wkt`` (other
-    geometries) in WGS84, as UTF-8 with BOM so Excel shows Chinese; ``.gpkg``,
-    ``.geojson`` and ``.parquet`` keep the geometry (GeoJSON in WGS84 as RFC 7946
-    requires).
+    geometries) in WGS84, as UTF-8 with BOM so Excel shows Chinese, with a
+    ``'`` before text a spreadsheet would run as a formula
+    (:func:`geo.safety.write_csv`); ``.gpkg``, ``.geojson`` and
+    ``.parquet`` keep the geometry (GeoJSON in WGS84 as RFC 7946 requires).
 
     Parameters
     ----------
@@ -89,6 +101,8 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
         The layer.
     path : str or Path
         Destination; its extension picks the format.
+    allow_formulas : bool
+        Trusted data: write CSV text cells as they are, formulas included.
 
     Returns
     -------
@@ -114,7 +128,7 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
                 table["lon"], table["lat"] = wgs.x, wgs.y
             else:
                 table["wkt"] = wgs.to_wkt()
-            table.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.7f")
+            write_csv(table, tmp, allow_formulas=allow_formulas, float_format="%.7f")
         elif suffix == ".parquet":
             frame.to_parquet(tmp)
         elif suffix == ".geojson":
@@ -132,12 +146,17 @@ TABLE_FORMATS = (".csv", ".xlsx", ".parquet")
 _EXCEL_MAX_ROWS = 1_048_576  # including the header row
 
 
-def write_tables(tables: dict[str, pd.DataFrame], path: str | Path) -> list[Path]:
+def write_tables(
+    tables: dict[str, pd.DataFrame], path: str | Path, *, allow_formulas: bool = False
+) -> list[Path]:
     """Write named tables to CSV, XLSX or Parquet, each file atomically.
 
     ``.xlsx`` puts every table in a sheet of one workbook. ``.csv`` and
     ``.parquet`` write one file per table, named ``<stem>_<table><suffix>``
     beside ``path`` (CSV as UTF-8 with BOM so Excel shows Chinese).
+    Spreadsheets never get a live formula from a text value: CSV text cells a
+    spreadsheet would run get a leading ``'``, XLSX stores them as text
+    (:mod:`geo.safety`).
 
     Parameters
     ----------
@@ -145,6 +164,9 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path) -> list[Path
         Table name (sheet name, file suffix) to data.
     path : str or Path
         Destination; its extension picks the format.
+    allow_formulas : bool
+        Trusted data: write text cells as they are; in XLSX, text starting
+        with ``=`` becomes a formula.
 
     Returns
     -------
@@ -170,16 +192,19 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path) -> list[Path
                     f"({_EXCEL_MAX_ROWS:,}); write .csv or .parquet instead",
                     file=path,
                 )
+        sheets = _sheet_names(list(tables))
         with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for name, table in tables.items():
-                table.to_excel(writer, sheet_name=name[:31], index=False)
+                xlsx_text(table).to_excel(writer, sheet_name=sheets[name], index=False)
+                if not allow_formulas:
+                    protect_text_cells(writer.sheets[sheets[name]])
         return [path]
     written = []
     for name, table in tables.items():
         target = path.with_name(f"{path.stem}_{name}{suffix}")
         with atomic_path(target) as tmp:
             if suffix == ".csv":
-                table.to_csv(tmp, index=False, encoding="utf-8-sig")
+                write_csv(table, tmp, allow_formulas=allow_formulas)
             else:
                 table.to_parquet(tmp, index=False)
         written.append(target)
@@ -211,11 +236,14 @@ def read_layers(sources: list[Path]) -> dict[str, gpd.GeoDataFrame | pd.DataFram
     Returns
     -------
     dict
+        Each spatial layer of a user's file is tidied (:func:`geo.io.vector.tidy_layer`);
+        what was changed is in its ``attrs["notes"]``.
     """
     layers: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {}
     for source in sources:
         path = Path(source)
-        if path.is_dir():
+        run_folder = path.is_dir()
+        if run_folder:
             path = path / "layers.gpkg"
         if not path.is_file():
             raise InputError("not a run folder or a layer file", file=source)
@@ -223,14 +251,18 @@ def read_layers(sources: list[Path]) -> dict[str, gpd.GeoDataFrame | pd.DataFram
             # QGIS styles are not data: geo export writes fresh ones for a GeoPackage
             names = [n for n, _ in pyogrio.list_layers(path) if n != "layer_styles"]
             for name in names:
-                frame = pyogrio.read_dataframe(path, layer=name)
+                notes: list[str] = []
+                frame = read_vector(path, layer=name, notes=notes)
+                if isinstance(frame, gpd.GeoDataFrame) and not run_folder:
+                    frame = tidy_layer(frame, path, notes)
                 # provenance (source, synthetic flag, run parameters) travels along
                 meta = pyogrio.read_info(path, layer=name).get("layer_metadata") or {}
                 frame.attrs["metadata"] = dict(meta)
+                frame.attrs["notes"] = notes
                 key = name if len(names) > 1 or path.suffix.lower() == ".gpkg" else path.stem
                 layers[key] = frame
-        except pyogrio.errors.DataSourceError as exc:
-            raise InputError(f"cannot read it: {exc}", file=path) from exc
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            raise InputError(f"cannot read it: {gdal_message(exc)}", file=path) from exc
     return layers
 
 
@@ -238,23 +270,81 @@ def _to_crs(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     return frame_to_gcj02(frame) if crs == "gcj02" else frame.to_crs(crs)
 
 
-def _short_names(columns: list[str]) -> dict[str, str]:
-    """Shorten field names to unique shapefile names of at most 10 bytes (UTF-8)."""
+def _unique_names(names: list[str], cut: Callable[[str, str], str]) -> dict[str, str]:
+    """Names made unique ignoring case: ``cut(name, "")``, else ``cut(name, "_1")``..."""
     out: dict[str, str] = {}
     used: set[str] = set()
-    for column in columns:
-        base = column.encode("utf-8")[:10].decode("utf-8", "ignore") or "field"
-        name, k = base, 1
-        while name.lower() in used:
-            suffix = f"_{k}"
-            name = base.encode("utf-8")[: 10 - len(suffix)].decode("utf-8", "ignore") + suffix
-            k += 1
-        used.add(name.lower())
-        out[column] = name
+    for name in names:
+        short, k = cut(name, ""), 1
+        while short.lower() in used:
+            short, k = cut(name, f"_{k}"), k + 1
+        used.add(short.lower())
+        out[name] = short
     return out
 
 
-def _write_shapefiles(name: str, frame: gpd.GeoDataFrame, folder: Path) -> list[Path]:
+def _short_names(columns: list[str]) -> dict[str, str]:
+    """Shorten field names to unique shapefile names of at most 10 bytes (UTF-8)."""
+
+    def cut(column: str, suffix: str) -> str:
+        base = column.encode("utf-8")[:10].decode("utf-8", "ignore") or "field"
+        return base.encode("utf-8")[: 10 - len(suffix)].decode("utf-8", "ignore") + suffix
+
+    return _unique_names(columns, cut)
+
+
+_SHEET_FORBIDDEN = re.compile(r"[\\/*?:\[\]\x00-\x1f]")  # characters Excel refuses in sheet names
+
+
+def _sheet_names(tables: list[str]) -> dict[str, str]:
+    """Worksheet name of each table: unique, at most 31 characters, none Excel refuses."""
+
+    def cut(table: str, suffix: str) -> str:
+        base = _SHEET_FORBIDDEN.sub("_", table).strip("'") or "sheet"
+        if base.lower() == "history":  # reserved by Excel
+            base += "_"
+        return base[: 31 - len(suffix)] + suffix
+
+    return _unique_names(tables, cut)
+
+
+# characters Windows refuses in file names, or that would leave the folder
+_FILE_FORBIDDEN = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+_WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{k}" for k in range(1, 10)),
+                    *(f"lpt{k}" for k in range(1, 10))}
+
+
+def file_stems(names: list[str]) -> dict[str, str]:
+    """File name stem of each layer: unique ignoring case, safe on every system.
+
+    A layer name comes from the user's files, so it may hold ``/``, ``..``,
+    characters Windows refuses or a device name (``CON``); none of them can
+    place a file outside the export folder or fail to open on another system.
+    Stems are at most 100 bytes (UTF-8), leaving room for suffixes.
+
+    Parameters
+    ----------
+    names : list of str
+        Layer names.
+
+    Returns
+    -------
+    dict
+        Layer name to file stem.
+    """
+
+    def cut(name: str, suffix: str) -> str:
+        base = _FILE_FORBIDDEN.sub("_", str(name)).strip(" .") or "layer"
+        if base.split(".")[0].lower() in _WINDOWS_DEVICES:
+            base = "_" + base
+        return base.encode("utf-8")[: 100 - len(suffix)].decode("utf-8", "ignore") + suffix
+
+    return _unique_names(names, cut)
+
+
+def _write_shapefiles(
+    name: str, frame: gpd.GeoDataFrame, folder: Path, allow_formulas: bool
+) -> list[Path]:
     """One zipped UTF-8 shapefile per geometry type of the layer, plus a field-name map."""
     import zipfile
 
@@ -294,17 +384,21 @@ def _write_shapefiles(name: str, frame: gpd.GeoDataFrame, folder: Path) -> list[
         "note": [f"texts over 254 bytes cut; full values in {name}_full_text.csv"
                  if c in truncated else "" for c in mapping],
     })
-    fields.to_csv(folder / f"{name}_fields.csv", index=False, encoding="utf-8-sig")
+    write_csv(fields, folder / f"{name}_fields.csv", allow_formulas=allow_formulas)
     written.append(folder / f"{name}_fields.csv")
     if long_rows:
-        pd.DataFrame(long_rows).to_csv(folder / f"{name}_full_text.csv", index=False,
-                                       encoding="utf-8-sig")
+        write_csv(pd.DataFrame(long_rows), folder / f"{name}_full_text.csv",
+                  allow_formulas=allow_formulas)
         written.append(folder / f"{name}_full_text.csv")
     return written
 
 
-def _write_kml(name: str, frame: gpd.GeoDataFrame, folder: Path, kmz: bool) -> Path:
-    """KML (or KMZ) with a readable name and a description of every attribute."""
+def _write_kml(name: str, stem: str, frame: gpd.GeoDataFrame, folder: Path, kmz: bool) -> Path:
+    """KML (or KMZ) with a readable name and a description of every attribute.
+
+    Google Earth shows names and descriptions as HTML, so every value is
+    HTML-escaped inside them; GDAL then escapes the whole text for XML.
+    """
     import zipfile
 
     wgs = frame.to_crs(WGS84)
@@ -312,20 +406,22 @@ def _write_kml(name: str, frame: gpd.GeoDataFrame, folder: Path, kmz: bool) -> P
     attrs = [c for c in wgs.columns if c != wgs.geometry.name]
     out = gpd.GeoDataFrame(
         {
-            "Name": wgs[label].astype(str) if label else [str(i) for i in range(len(wgs))],
+            "Name": wgs[label].map(escape_html) if label else [str(i) for i in range(len(wgs))],
             "Description": [
-                "<br>".join(f"{c}: {row[c]}" for c in attrs if pd.notna(row[c]))
+                "<br>".join(
+                    f"{escape_html(c)}: {escape_html(row[c])}" for c in attrs if pd.notna(row[c])
+                )
                 for _, row in wgs[attrs].iterrows()
             ],
         },
         geometry=wgs.geometry.to_numpy(),
         crs=WGS84,
     )
-    kml = folder / f"{name}.kml"
-    pyogrio.write_dataframe(out, kml, driver="KML", layer=name)
+    kml = folder / f"{stem}.kml"
+    pyogrio.write_dataframe(out, kml, driver="KML", layer=name)  # the folder Google Earth lists
     if not kmz:
         return kml
-    target = folder / f"{name}.kmz"
+    target = folder / f"{stem}.kmz"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.write(kml, "doc.kml")
     kml.unlink()
@@ -339,8 +435,18 @@ def export_layers(
     *,
     crs: str = "wgs84",
     force: bool = False,
+    allow_formulas: bool = False,
+    inputs: Iterable[str | Path] = (),
 ) -> list[Path]:
     """Export layers to one format, atomically.
+
+    The new output replaces the old one only once it is complete (written
+    beside it, flushed, renamed): an interruption or a full disk leaves the
+    previous export as it was.
+
+    Text reaches spreadsheets and Google Earth inert: CSV and XLSX never
+    carry a live formula from a text value, KML names and descriptions are
+    HTML-escaped (:mod:`geo.safety`).
 
     Parameters
     ----------
@@ -357,6 +463,12 @@ def export_layers(
         GeoJSON and KML are always WGS84, as their specifications require.
     force : bool
         Replace an existing output.
+    allow_formulas : bool
+        Trusted data: write CSV and XLSX text cells as they are; in XLSX,
+        text starting with ``=`` becomes a formula.
+    inputs : iterable of str or Path
+        The files the layers were read from: never replaced, not even with
+        ``force``.
 
     Returns
     -------
@@ -366,11 +478,12 @@ def export_layers(
     Raises
     ------
     OutputError
-        For an unknown format or CRS, or an existing output without ``force``.
+        For an unknown format or CRS, an existing output without ``force``,
+        or an output that would replace an input.
     """
     import json
 
-    from geo.outputs import atomic_folder
+    from geo.outputs import atomic_folder, check_output_files
 
     fmt = fmt.lower()
     if fmt not in EXPORT_FORMATS:
@@ -379,7 +492,10 @@ def export_layers(
     if target_crs is None:
         raise OutputError(f"unknown CRS '{crs}': use wgs84, cgcs2000, 4549 or gcj02", file=out)
     out = Path(out)
-    if out.exists() and not force:
+    inputs = list(inputs)
+    if fmt in ("gpkg", "xlsx"):
+        check_output_files([out], force=force, inputs=inputs)
+    elif out.exists() and not force:
         raise OutputError(f"{out} exists; pass --force to replace it", file=out)
     spatial = {k: v for k, v in layers.items() if isinstance(v, gpd.GeoDataFrame)}
     tables = {k: pd.DataFrame(v) for k, v in layers.items() if not isinstance(v, gpd.GeoDataFrame)}
@@ -389,44 +505,45 @@ def export_layers(
         from geo.maps import load_recipe
         from geo.qgis import write_layer_styles
 
-        if out.exists():
-            out.unlink()
         metadata = {k: v.attrs.get("metadata", {}) for k, v in layers.items()}
-        write_geopackage({**spatial, **tables}, out,
-                         metadata={k: v for k, v in metadata.items() if v})
         # layers the default recipe knows arrive symbolised in QGIS
-        write_layer_styles(out, spatial, load_recipe("default"))
+        write_geopackage({**spatial, **tables}, out,
+                         metadata={k: v for k, v in metadata.items() if v},
+                         finish=lambda tmp: write_layer_styles(tmp, spatial,
+                                                               load_recipe("default")))
         return [out]
     if fmt == "xlsx":
         sheets = {**{k: _with_position(v) for k, v in spatial.items()}, **tables}
-        if out.exists():
-            out.unlink()
-        return write_tables(sheets, out)
+        return write_tables(sheets, out, allow_formulas=allow_formulas)
     written: list[Path] = []
+    stems = file_stems(list(layers))
     # with --force the export replaces its own files; other files in the folder are kept
-    with atomic_folder(out, marker="export.json", force=force) as folder:
+    with atomic_folder(out, marker="export.json", force=force, inputs=inputs) as folder:
         for name, frame in spatial.items():
+            stem = stems[name]
             if fmt == "shp":
-                written += [out / p.name for p in _write_shapefiles(name, frame, folder)]
+                written += [out / p.name
+                            for p in _write_shapefiles(stem, frame, folder, allow_formulas)]
             elif fmt == "geojson":
-                pyogrio.write_dataframe(frame.to_crs(WGS84), folder / f"{name}.geojson",
+                pyogrio.write_dataframe(frame.to_crs(WGS84), folder / f"{stem}.geojson",
                                         driver="GeoJSON", RFC7946="YES",
                                         COORDINATE_PRECISION=7)
-                written.append(out / f"{name}.geojson")
+                written.append(out / f"{stem}.geojson")
             elif fmt in ("kml", "kmz"):
-                written.append(out / _write_kml(name, frame, folder, fmt == "kmz").name)
+                written.append(out / _write_kml(name, stem, frame, folder, fmt == "kmz").name)
             elif fmt == "parquet":
-                frame.to_parquet(folder / f"{name}.parquet")
-                written.append(out / f"{name}.parquet")
+                frame.to_parquet(folder / f"{stem}.parquet")
+                written.append(out / f"{stem}.parquet")
             else:  # csv
-                _with_wkt(frame).to_csv(folder / f"{name}.csv", index=False,
-                                        encoding="utf-8-sig")
-                written.append(out / f"{name}.csv")
+                write_csv(_with_wkt(frame), folder / f"{stem}.csv",
+                          allow_formulas=allow_formulas)
+                written.append(out / f"{stem}.csv")
         for name, table in tables.items():
-            table.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
-            written.append(out / f"{name}.csv")
+            write_csv(table, folder / f"{stems[name]}.csv", allow_formulas=allow_formulas)
+            written.append(out / f"{stems[name]}.csv")
         (folder / "export.json").write_text(
             json.dumps({"format": fmt, "crs": crs, "layers": list(layers),
+                        "files": {name: stem for name, stem in stems.items() if stem != name},
                         "outputs": [path.name for path in written]}, ensure_ascii=False),
             encoding="utf-8",
         )

@@ -62,7 +62,6 @@ from geo.crs import (
 from geo.errors import InputError, OutputError
 from geo.industry import Classification, load_classification
 from geo.io.checks import (
-    RowProblems,
     flag_suspect_positions,
     text_field,
     validate_capital,
@@ -73,10 +72,12 @@ from geo.io.checks import (
     validate_year,
 )
 from geo.io.columns import ColumnMapping, resolve_columns
+from geo.io.problems import RowProblems
 from geo.io.quality import SHARED_MIN
 from geo.io.readers import SUPPORTED, read_table, scalar_text
 from geo.messages import category_label, pick
 from geo.outputs import atomic_path
+from geo.safety import write_csv
 
 OUTPUT_COLUMNS = (
     "firm_id", "name", "industry_code", "section", "division", "group", "field", "high_tech",
@@ -84,8 +85,7 @@ OUTPUT_COLUMNS = (
     "reported_district", "address", "lon", "lat", "source_row", "flag_zh", "flag_en",
     "suspect_position", "snapped_m", "synthetic",
 )
-REJECT_COLUMNS = ("source_row", "column", "reason_zh", "reason_en", "outside_m")
-
+REJECT_COLUMNS = ("source_row", "source_sheet", "column", "reason_zh", "reason_en", "outside_m")
 
 
 @dataclass
@@ -120,13 +120,18 @@ class FirmTable:
     summary: dict[str, Any] = field(default_factory=dict)
     mapping: ColumnMapping | None = None
 
-    def write_rejects(self, path: str | Path) -> Path | None:
+    def write_rejects(self, path: str | Path, *, allow_formulas: bool = False) -> Path | None:
         """Write the rejected rows to a CSV (UTF-8 with BOM, for Excel), atomically.
+
+        Text that a spreadsheet would run as a formula gets a leading ``'``
+        (see :mod:`geo.safety`).
 
         Parameters
         ----------
         path : str or Path
             Target file. Its folder is created if needed.
+        allow_formulas : bool
+            Trusted data: write text cells as they are, formulas included.
 
         Returns
         -------
@@ -139,7 +144,7 @@ class FirmTable:
         OutputError
             If the file cannot be written, or ``path`` is the input file.
         """
-        return self._write_csv(self.rejects, path, "rejects")
+        return self._write_csv(self.rejects, path, "rejects", allow_formulas)
 
     def flagged(self) -> pd.DataFrame:
         """Return the kept rows that carry a flag, with their reasons.
@@ -156,29 +161,34 @@ class FirmTable:
         firms = self.firms
         return pd.DataFrame(firms.loc[firms["flag_en"].notna(), columns]).reset_index(drop=True)
 
-    def write_flagged(self, path: str | Path) -> Path | None:
+    def write_flagged(self, path: str | Path, *, allow_formulas: bool = False) -> Path | None:
         """Write the flagged rows (:meth:`flagged`) to a CSV, like :meth:`write_rejects`.
 
         Parameters
         ----------
         path : str or Path
             Target file.
+        allow_formulas : bool
+            Trusted data: write text cells as they are, formulas included.
 
         Returns
         -------
         Path or None
             The path written, or None when no row is flagged.
         """
-        return self._write_csv(self.flagged(), path, "flagged rows")
+        return self._write_csv(self.flagged(), path, "flagged rows", allow_formulas)
 
-    def _write_csv(self, table: pd.DataFrame, path: str | Path, what: str) -> Path | None:
+    def _write_csv(
+        self, table: pd.DataFrame, path: str | Path, what: str, allow_formulas: bool
+    ) -> Path | None:
         if table.empty:
             return None
         path = Path(path)
         if Path(self.source).exists() and path.resolve() == Path(self.source).resolve():
             raise OutputError(f"refusing to overwrite the input file with its {what}", file=path)
+        # written beside, flushed and renamed; a crash leaves debris geo recognises
         with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as handle:
-            table.to_csv(handle, index=False)
+            write_csv(table, handle, allow_formulas=allow_formulas)
         return path
 
     def report(self, lang: str = "en") -> list[str]:
@@ -242,6 +252,9 @@ def normalise_firms(
     boundary_tolerance: float = 0.0,
     shared_min: int = SHARED_MIN,
     geocode_checks: bool = True,
+    source_sheets: np.ndarray | None = None,
+    read_problems: RowProblems | None = None,
+    read_flags: RowProblems | None = None,
 ) -> FirmTable:
     """Validate, reproject, classify and check the positions of enterprise records.
 
@@ -297,6 +310,14 @@ def normalise_firms(
     geocode_checks : bool
         Whether to flag geocoder fallbacks and district mismatches (off for
         drawn, synthetic points).
+    source_sheets : numpy.ndarray, optional
+        The worksheet of each record when several were read: the firms and
+        the rejects then have a ``source_sheet`` column after ``source_row``.
+    read_problems : RowProblems, optional
+        Records the reader could not read (a malformed line, bad bytes): they
+        are rejected with the reader's reasons only (their cells are not checked).
+    read_flags : RowProblems, optional
+        Flags the reader raised (a line in another encoding).
 
     Returns
     -------
@@ -335,22 +356,36 @@ def normalise_firms(
             else np.asarray(source_rows, dtype=np.int64))
     problems = RowProblems(n)
     flags = RowProblems(n)
+    if read_flags is not None:
+        flags.include(read_flags)
     notes: list[str] = []
+    # rows the reader could not read are rejected for that alone: their cells (what
+    # could be read of a broken line) are not checked, nor counted as ids or names
+    unread = read_problems.marked if read_problems is not None else np.zeros(n, dtype=bool)
+    checked = frame
+    if unread.any():
+        checked = frame.copy()
+        checked.loc[unread, :] = ""
 
     lon, lat, outside_m, snapped_m = validate_positions(
-        frame, mapping, system, study_area, source, problems, boundary_tolerance
+        checked, mapping, system, study_area, source, problems, boundary_tolerance
     )
-    classes = validate_industry(frame, mapping, classification, problems, flags, notes)
-    ids, generated = validate_ids(frame, mapping, rows, problems)
+    classes = validate_industry(checked, mapping, classification, problems, flags, notes)
+    ids, generated = validate_ids(checked, mapping, rows, problems, source_sheets)
     if generated:
-        notes.append("no firm_id column: ids are the spreadsheet row numbers")
-    names = text_field(frame, mapping, "name")
+        notes.append("no firm_id column: ids are the spreadsheet row numbers"
+                     + (" (worksheet:row)" if source_sheets is not None else ""))
+    names = text_field(checked, mapping, "name")
     if "name" not in mapping.fields:
         notes.append("no name column: names are empty")
-    employees = validate_number(frame, mapping, "employees", problems, negative=True)
-    revenue = validate_number(frame, mapping, "revenue", problems, negative=False)
-    capital, currency = validate_capital(frame, mapping, problems)
-    year = validate_year(frame, mapping, problems)
+    employees = validate_number(checked, mapping, "employees", problems, negative=True,
+                                flags=flags)
+    revenue = validate_number(checked, mapping, "revenue", problems, negative=False,
+                              flags=flags)
+    capital, currency = validate_capital(checked, mapping, problems, flags)
+    year = validate_year(checked, mapping, problems)
+    if unread.any():
+        problems.replace(read_problems)
 
     rejected = problems.marked
     suspect = np.zeros(n, dtype=bool)
@@ -383,8 +418,8 @@ def normalise_firms(
             "registered_capital": capital[keep],
             "capital_currency": pd.Series(currency[keep], dtype=object),
             "year": pd.array(year[keep], dtype="Int64"),
-            "reported_district": text_field(frame, mapping, "district", None)[keep],
-            "address": text_field(frame, mapping, "address", None)[keep],
+            "reported_district": text_field(checked, mapping, "district", None)[keep],
+            "address": text_field(checked, mapping, "address", None)[keep],
             "lon": lon[keep],
             "lat": lat[keep],
             "source_row": rows[keep],
@@ -395,14 +430,16 @@ def normalise_firms(
             "synthetic": np.full(int(keep.sum()), bool(synthetic)),
         }
     )
-    _carry_other_columns(frame, mapping, out, keep)
+    if source_sheets is not None:
+        out.insert(out.columns.get_loc("source_row") + 1, "source_sheet", source_sheets[keep])
+    out = _carry_other_columns(frame, mapping, out, keep)
     firms = gpd.GeoDataFrame(
         out, geometry=gpd.points_from_xy(out["lon"], out["lat"]), crs=WGS84
     )
     firms.attrs.update(
         {"source": source, "coords": system.label(), "synthetic": bool(out["synthetic"].any())}
     )
-    rejects = _reject_table(frame, rows, problems, rejected, outside_m)
+    rejects = _reject_table(frame, rows, problems, rejected, outside_m, source_sheets)
     summary = {
         "n_read": n,
         "n_valid": int(keep.sum()),
@@ -426,11 +463,12 @@ def normalise_firms(
 
 def _carry_other_columns(
     frame: pd.DataFrame, mapping: ColumnMapping, out: pd.DataFrame, keep: np.ndarray
-) -> None:
-    """Add the file's unmapped columns to ``out`` (renamed when they clash)."""
+) -> pd.DataFrame:
+    """``out`` with the file's unmapped columns added (renamed when they clash)."""
     used = set(mapping.fields.values())
     reserved = {*out.columns, "geometry"}
-    for column in frame.columns:
+    positions, names = [], []
+    for position, column in enumerate(frame.columns):
         if column in used:
             continue
         if column == "synthetic":
@@ -438,8 +476,13 @@ def _carry_other_columns(
             flag = frame[column].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
             out["synthetic"] = out["synthetic"] | flag.to_numpy()[keep]
             continue
-        name = column if column not in reserved else f"{column}_input"
-        out[name] = frame[column].to_numpy()[keep]
+        positions.append(position)
+        names.append(column if column not in reserved else f"{column}_input")
+    if not positions:
+        return out
+    # one selection, not a column at a time: a file may have thousands of columns
+    extra = frame.iloc[np.flatnonzero(keep), positions].set_axis(names, axis=1)
+    return pd.concat([out, extra.set_axis(out.index, axis=0)], axis=1)
 
 
 def _reject_table(
@@ -448,26 +491,27 @@ def _reject_table(
     problems: RowProblems,
     rejected: np.ndarray,
     outside_m: np.ndarray,
+    sheets: np.ndarray | None,
 ) -> pd.DataFrame:
-    """Rejected rows: number, column(s), reasons, distance outside, then the original values."""
+    """Rejected rows: row (worksheet), column(s), reasons, distance outside, original values."""
     where = np.flatnonzero(rejected)
     table = pd.DataFrame(
         {
             "source_row": rows[where],
+            **({"source_sheet": sheets[where]} if sheets is not None else {}),
             "column": problems.column[where],
             "reason_zh": problems.reason_zh[where],
             "reason_en": problems.reason_en[where],
             "outside_m": np.round(outside_m[where], 1),
         }
     )
-    subset = frame.iloc[where]
-    for name in frame.columns:
-        label = name if name not in REJECT_COLUMNS else f"{name} (input)"
-        text = [scalar_text(v) for v in subset[name].to_numpy(dtype=object)]
-        table[label] = pd.Series(
-            [t if t is not None else "" for t in text], index=table.index, dtype=object
-        )
-    return table
+    labels = [name if name not in REJECT_COLUMNS else f"{name} (input)"
+              for name in frame.columns]
+    # one block of text, not a Series per column: a file may have thousands of columns
+    text = np.empty((where.size, len(labels)), dtype=object)
+    for i, row in enumerate(frame.iloc[where].to_numpy(dtype=object)):
+        text[i] = [t if (t := scalar_text(v)) is not None else "" for v in row]
+    return pd.concat([table, pd.DataFrame(text, columns=labels, index=table.index)], axis=1)
 
 
 # --------------------------------------------------------------------------- readers
@@ -575,7 +619,7 @@ def read_firms(
         raise InputError("the file is empty", zh="文件是空的", file=path)
     declared = coords if isinstance(coords, CoordSystem) else parse_coord_system(coords)
     raw = read_table(path, system=declared, encoding=encoding, sheet=sheet, layer=layer,
-                     require_code=require_code)
+                     columns=columns, require_code=require_code)
     if raw.frame.empty:
         raise InputError("the file has a header but no data rows", zh="文件只有表头，没有数据行",
                          file=path)
@@ -594,6 +638,9 @@ def read_firms(
         source_rows=raw.rows,
         boundary_tolerance=boundary_tolerance,
         shared_min=shared_min,
+        source_sheets=raw.sheets,
+        read_problems=raw.problems,
+        read_flags=raw.flags,
     )
     table.summary["blank_rows"] = raw.blank_rows
     table.summary["notes"] = raw.notes + table.summary["notes"]

@@ -6,9 +6,8 @@ only read it, so styling lives in one place.
 
 from __future__ import annotations
 
-import html
-import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from geo.errors import ConfigError
 from geo.offline import inline_assets
 from geo.outputs import atomic_path
 from geo.resources import bundled_dir
+from geo.safety import escape_html, script_json
 
 Lang = str  # "zh" or "en"
 _MERCATOR = "EPSG:3857"  # the web map's projection
@@ -40,6 +40,18 @@ SYNTHETIC_NOTE = {
 }
 SYNTHETIC_TITLE = {"zh": "（合成数据）", "en": " (synthetic data)"}
 
+# Recipe colours and dash patterns reach inline CSS and folium's style scripts,
+# which folium writes unescaped, so they must be plain CSS tokens
+# (``#e53935``, ``red``, ``rgb(1, 2, 3)``, ``8 5``).
+_CSS_TOKEN = re.compile(r"[#\w(),.%\s-]+")
+
+
+def _check_css(*values: str | None) -> None:
+    """Raise ValueError for a colour or dash pattern that is not a plain CSS token."""
+    for value in values:
+        if value is not None and not _CSS_TOKEN.fullmatch(str(value)):
+            raise ValueError(f"{value!r} is not a CSS colour or dash pattern")
+
 
 @dataclass(frozen=True)
 class Category:
@@ -49,6 +61,9 @@ class Category:
     zh: str
     en: str
     color: str
+
+    def __post_init__(self) -> None:
+        _check_css(self.color)
 
     def label(self, lang: Lang) -> str:
         """Label in the requested language."""
@@ -78,6 +93,9 @@ class LayerStyle:
     # ``hex_size`` metres instead.
     max_points: int = 0
     hex_size: float = 1000.0
+
+    def __post_init__(self) -> None:
+        _check_css(self.color, self.fill_color, self.dash)
 
     def title(self, lang: Lang) -> str:
         """Layer title in the requested language."""
@@ -121,6 +139,9 @@ class Choropleth:
     max_points: int = 50_000  # point layers: seeded sample above this
     # scheme "categorical": the drawn values, in legend order (others are not drawn)
     categories: tuple[Category, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_css(*self.colors)
 
     def title(self, lang: Lang) -> str:
         """Title in the requested language."""
@@ -200,7 +221,7 @@ def load_recipe(name_or_path: str | Path = "default") -> MapRecipe:
             aliases=data.get("aliases", {}),
             choropleths=tuple(choropleths),
         )
-    except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"map recipe {path} is malformed: {exc}") from exc
 
 
@@ -262,6 +283,8 @@ _BASE_FILL = "#f2efe9"  # districts drawn as the base of a map without tiles
 _HEX_BINS = (1, 5, 20, 100)  # lower bounds of the firm counts a hexagon's shade tells apart
 _HEX_OPACITY = (0.25, 0.45, 0.65, 0.85)
 
+# Tooltips and popups of every layer show the fields of the feature under the
+# mouse, each value escaped: names and reasons come from users' files.
 # Points and hexagons as canvas shapes built from columns: GeoJSON spends ~250
 # bytes on each point or hexagon, and Leaflet's GeoJSON layer several times the
 # time to build them, which makes tens of thousands of firms a slow page of tens
@@ -270,18 +293,28 @@ _HEX_OPACITY = (0.25, 0.45, 0.65, 0.85)
 _DRAW_SCRIPT = """
 {% macro script(this, kwargs) %}
 function geoEscape(value) {
-  return String(value).replace(/[&<>"]/g, function (c) {
-    return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c];
+  return String(value).replace(/[&<>"']/g, function (c) {
+    return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
   });
+}
+function geoTable(layer, fields, aliases) {
+  return "<table>" + fields.map(function (name, k) {
+    return "<tr><th>" + geoEscape(aliases[k]) + "</th><td>"
+      + geoEscape(layer.feature.properties[name]) + "</td></tr>";
+  }).join("") + "</table>";
 }
 function geoTooltip(group, fields, aliases) {
   if (!fields.length) return group;
   return group.bindTooltip(function (layer) {
-    return "<table>" + fields.map(function (name, k) {
-      return "<tr><th>" + geoEscape(aliases[k]) + "</th><td>"
-        + geoEscape(layer.feature.properties[name]) + "</td></tr>";
-    }).join("") + "</table>";
+    return geoTable(layer, fields, aliases);
   }, {sticky: true});
+}
+// the popup stays open, so long texts (reasons, sources) can be read and copied
+function geoPopup(group, fields, aliases) {
+  if (!fields.length) return group;
+  return group.bindPopup(function (layer) {
+    return geoTable(layer, fields, aliases);
+  }, {maxWidth: 420});
 }
 function geoPoints(data, options) {
   var group = L.featureGroup();
@@ -337,11 +370,7 @@ _DRAW = """
 
 def _draw(function: str, data: dict, options: dict) -> branca.element.MacroElement:
     """Element calling ``function`` (of :data:`_DRAW_SCRIPT`) on compact JSON columns."""
-    # UTF-8 rather than \u escapes; "<" escaped so no value can end the script
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-    return _element(
-        _DRAW, function=function, data=text.replace("<", "\\u003c"), options=json.dumps(options)
-    )
+    return _element(_DRAW, function=function, data=script_json(data), options=script_json(options))
 
 
 def _points(
@@ -370,17 +399,37 @@ def _points(
     return _draw("geoPoints", data, options)
 
 
-def _info(fields, gdf: gpd.GeoDataFrame, recipe: MapRecipe, lang: Lang):
-    """Hover tooltip and click popup showing the same labelled fields (None, None if none)."""
+_INFO = """
+{% macro script(this, kwargs) %}
+geoPopup(geoTooltip({{ this._parent.get_name() }}, {{ this.fields }}, {{ this.aliases }}),
+         {{ this.fields }}, {{ this.aliases }});
+{% endmacro %}
+"""
+
+
+def _geojson(
+    gdf: gpd.GeoDataFrame,
+    fields: tuple[str, ...],
+    recipe: MapRecipe,
+    lang: Lang,
+    *,
+    hidden: tuple[str, ...] = (),
+    **options: Any,
+) -> folium.GeoJson:
+    """GeoJSON layer with a hover tooltip and a click popup of the labelled ``fields``.
+
+    ``hidden`` fields travel in the data (for ``options``' style function)
+    without being shown. folium's GeoJsonTooltip and GeoJsonPopup would put
+    values into the page as raw HTML; :data:`_DRAW_SCRIPT`'s ``geoTable``
+    escapes them.
+    """
     present = [f for f in fields if f in gdf.columns]
-    if not present:
-        return None, None
-    aliases = [recipe.alias(f, lang) for f in present]
-    return (
-        folium.GeoJsonTooltip(fields=present, aliases=aliases, sticky=True),
-        # the popup stays open, so long texts (reasons, sources) can be read and copied
-        folium.GeoJsonPopup(fields=present, aliases=aliases, max_width=420),
-    )
+    layer = folium.GeoJson(_display_frame(gdf, (*present, *hidden), 1e-5), **options)
+    layer.add_child(_element(
+        _INFO, fields=script_json(present),
+        aliases=script_json([recipe.alias(f, lang) for f in present]),
+    ))
+    return layer
 
 
 def _polygon_layer(
@@ -393,7 +442,8 @@ def _polygon_layer(
     base: bool = False,
 ) -> folium.FeatureGroup:
     """Draw a zone layer with its labels; ``base``: opaque, the background of a map."""
-    group = folium.FeatureGroup(name=style.title(lang), show=True)
+    # the layer control shows layer names as HTML
+    group = folium.FeatureGroup(name=escape_html(style.title(lang)), show=True)
     css = {
         "color": style.color,
         "weight": style.weight,
@@ -401,23 +451,22 @@ def _polygon_layer(
         "fillOpacity": 1.0 if base else style.fill_opacity,
         "dashArray": style.dash,
     }
-    tooltip, popup = _info(style.fields, gdf, recipe, lang)
-    folium.GeoJson(
-        _display_frame(gdf, style.fields, 1e-5),
+    _geojson(
+        gdf, style.fields, recipe, lang,
         style_function=lambda _feature, css=css: css,
         highlight_function=lambda _feature: {"weight": 3},
-        tooltip=tooltip,
-        popup=popup,
     ).add_to(group)
     column = style.label_column(lang)
+    if column not in gdf:  # a user's file: label with its own name column, if any
+        column = next((c for c in ("name_zh", "name_en", "name", "名称") if c in gdf), None)
     if column:
         points = gdf.to_crs(WGS84).representative_point()
         for label, point in zip(gdf[column], points, strict=True):
             folium.Marker(
                 [point.y, point.x],
                 icon=folium.DivIcon(
-                    html=f'<div class="geo-label" style="color:{style.color}">'
-                    f"{html.escape(str(label))}</div>",
+                    html=f'<div class="geo-label" style="color:{escape_html(style.color)}">'
+                    f"{escape_html(label)}</div>",
                     icon_size=(120, 18),
                     icon_anchor=(60, 9),
                 ),
@@ -534,7 +583,7 @@ def _choropleth_layer(
         f for f in dict.fromkeys(("name_zh", "name", "n_firms", *spec.fields, spec.column))
         if f in frame.columns
     )
-    group = folium.FeatureGroup(name=spec.title(lang), show=spec.show)
+    group = folium.FeatureGroup(name=escape_html(spec.title(lang)), show=spec.show)
     colors = [color for color, _ in rows]
     if bool((frame.geom_type == "Point").all()):
         if len(frame) > spec.max_points:
@@ -552,17 +601,14 @@ def _choropleth_layer(
         ))
         key = _DOT
     else:
-        tooltip, popup = _info(fields, frame, recipe, lang)
-        folium.GeoJson(
-            _display_frame(frame, (*fields, "_color"), 1e-5),
+        _geojson(
+            frame, fields, recipe, lang, hidden=("_color",),
             style_function=lambda feature, o=spec.fill_opacity: {
                 "fillColor": feature["properties"]["_color"],
                 "color": "#ffffff",
                 "weight": 0.3,
                 "fillOpacity": o,
             },
-            tooltip=tooltip,
-            popup=popup,
         ).add_to(group)
         key = _SQUARE
     group.add_to(m)
@@ -681,8 +727,8 @@ def _point_layers(
         if not n:
             continue
         group = folium.FeatureGroup(
-            name=f'<span style="color:{category.color}">●</span> '
-            f"{html.escape(category.label(lang))} ({n:,})",
+            name=f'<span style="color:{escape_html(category.color)}">●</span> '
+            f"{escape_html(category.label(lang))} ({n:,})",
             show=True,
         )
         if hexagons is None:
@@ -720,6 +766,7 @@ _PAGE_STYLE = """
 .geo-key{display:inline-block; width:14px; height:10px; margin-right:6px;
   vertical-align:middle; box-sizing:border-box}
 .geo-note{color:#b71c1c; font-weight:bold; margin-top:4px}
+.leaflet-tooltip th, .leaflet-popup-content th{text-align:left; padding:2px 8px 2px 2px}
 .geo-fullscreen a{display:flex; align-items:center; justify-content:center}
 .leaflet-control-attribution details{display:inline}
 {% if this.blank %}.leaflet-container{background:#ffffff}{% endif %}
@@ -740,7 +787,7 @@ _LEGEND = """
   <div class="geo-legend-entry" id="{{ this.get_name() }}_{{ loop.index }}">
     {% if entry.title %}<b>{{ entry.title|e }}</b><br>{% endif %}
     {% for css, text in entry.rows %}
-    <span class="geo-key" style="{{ css }}"></span>{{ text|e }}<br>
+    <span class="geo-key" style="{{ css|e }}"></span>{{ text|e }}<br>
     {% endfor %}
     {% if entry.note %}<i>{{ entry.note|e }}</i>{% endif %}
   </div>
@@ -834,10 +881,10 @@ def _attribution(
             else "overlays shifted to GCJ-02 to match Amap tiles"
         )
     if synthetic:
-        parts.append(html.escape(SYNTHETIC_NOTE[lang]))
+        parts.append(escape_html(SYNTHETIC_NOTE[lang]))
     if provenance:
         summary = "数据来源" if lang == "zh" else "Sources"
-        sources = "<br>".join(html.escape(p) for p in provenance)
+        sources = "<br>".join(escape_html(p) for p in provenance)
         parts.append(f"<details><summary>{summary}</summary>{sources}</details>")
     return " | ".join(parts)
 
@@ -861,6 +908,58 @@ def zone_provenance(layers: dict[str, gpd.GeoDataFrame]) -> list[str]:
         for name, frame in layers.items()
         if "source" in frame.columns and not name.endswith("_indices")
     ]
+
+
+def drawable_layers(
+    layers: dict[str, gpd.GeoDataFrame], recipe: MapRecipe
+) -> tuple[dict[str, gpd.GeoDataFrame], list[str]]:
+    """Layers a map can draw, and a note for each thing left out or out of place.
+
+    Features without a geometry (null, empty) are left out, and a layer with
+    none left is not drawn. Points or lines in a layer the recipe draws as
+    polygons (zones) are drawn as they are, with a warning: such a file is
+    usually the wrong one.
+
+    Parameters
+    ----------
+    layers : dict
+        Layer name to GeoDataFrame.
+    recipe : MapRecipe
+        The map recipe (which layers are zones).
+
+    Returns
+    -------
+    tuple
+        The layers to draw and the notes, in English and Chinese.
+    """
+    drawn: dict[str, gpd.GeoDataFrame] = {}
+    notes: list[str] = []
+    for name, frame in layers.items():
+        geometries = frame.geometry.to_numpy()
+        missing = shapely.is_missing(geometries) | shapely.is_empty(geometries)
+        if missing.all():
+            notes.append(f"layer '{name}' has no geometry to draw: not drawn / "
+                         f"图层“{name}”没有可绘制的几何，未绘制")
+            continue
+        if missing.any():
+            notes.append(f"layer '{name}': {int(missing.sum())} of {len(frame)} features have "
+                         f"no geometry and are not drawn / {int(missing.sum())} 个要素没有几何，"
+                         "未绘制")
+            frame = frame[~missing]
+        style = recipe.layer(name)
+        if style is not None and style.geometry == "polygon":
+            kinds = shapely.get_type_id(frame.geometry.to_numpy())
+            wrong = ~np.isin(kinds, (shapely.GeometryType.POLYGON,
+                                     shapely.GeometryType.MULTIPOLYGON,
+                                     shapely.GeometryType.GEOMETRYCOLLECTION))
+            if wrong.any():
+                types = "/".join(sorted(set(frame.geometry[wrong].geom_type)))
+                notes.append(f"warning: layer '{name}' is drawn as zones (polygons), but "
+                             f"{int(wrong.sum())} of {len(frame)} features are {types}: is it "
+                             f"the right file? / 警告：图层“{name}”应为面状分区（多边形），但有 "
+                             f"{int(wrong.sum())} 个要素是 {types}，请检查文件")
+        drawn[name] = frame
+    return drawn, notes
 
 
 def choose_basemap(basemap: str | None, offline: bool) -> str | None:
@@ -994,8 +1093,7 @@ def web_map(
     ))
     credits = _attribution(provenance or [], synthetic, base.datum, lang)
     if credits:
-        text = json.dumps(credits, ensure_ascii=False).replace("</", "<\\/")
-        m.add_child(_element(_ATTRIBUTION, text=text))
+        m.add_child(_element(_ATTRIBUTION, text=script_json(credits)))
     m.add_child(_element(_FULLSCREEN, label="全屏" if lang == "zh" else "Full screen"))
     folium.LayerControl(collapsed=False).add_to(m)
     return m

@@ -49,6 +49,14 @@ CATEGORY_ZH = {
     "geocoder centre": "位于地理编码的行政区中心点",
     "district mismatch": "坐标与所属区县不符",
     "snapped into the study area": "边界外附近的点已移入研究区",
+    "too many fields": "字段比表头多（值中有未加引号的分隔符？）",
+    "unclosed quote": "双引号未闭合",
+    "undecodable bytes": "含无法解码的字节",
+    "NUL byte": "含空字节（NUL）",
+    "mixed encoding": "该行编码与文件其余部分不同",
+    "implausible employees": "从业人员数不合理（已置空）",
+    "implausible revenue": "营业收入不合理（已置空）",
+    "implausible registered_capital": "注册资本不合理（已置空）",
 }
 
 # Stages of `geo run` (English keys, as in the manifest's timings).

@@ -46,6 +46,7 @@ from geo.maps import (
 )
 from geo.outputs import atomic_folder, atomic_path, check_output_folder
 from geo.qgis import write_layer_styles
+from geo.safety import write_csv
 from geo.seed import BASE_SIZE, generate_firms
 from geo.siting import SiteOptions, site_zones
 from geo.static_maps import find_cjk_font, write_static_maps
@@ -133,6 +134,10 @@ class RunConfig:
         mismatches) in the distance-based statistics, clusters, hot spots and
         siting; by default they are left out of these (they stay in the firms
         layer and the zonal indices).
+    allow_formulas : bool
+        Trusted data: write CSV and XLSX text cells as they are. By default
+        text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``...)
+        is neutralised (:mod:`geo.safety`).
     """
 
     firms: Path | None = None
@@ -166,6 +171,7 @@ class RunConfig:
     exports: list[str] = field(default_factory=list)
     boundary_tolerance: float = 0.0
     keep_flagged: bool = False
+    allow_formulas: bool = False
 
 
 # TOML layout: section -> {key: RunConfig field}
@@ -184,7 +190,8 @@ _TOML_KEYS = {
     "seed": {"n": "seed_n", "seed": "seed"},
     "zones": None,  # free-form: layer name -> bundled name or file
     "crs": {"analysis": "analysis_crs"},
-    "output": {"folder": "output", "lang": "lang", "recipe": "recipe", "exports": "exports"},
+    "output": {"folder": "output", "lang": "lang", "recipe": "recipe", "exports": "exports",
+               "allow_formulas": "allow_formulas"},
     "map": {"basemap": "basemap", "offline": "offline"},
     "indices": {"grid": "grid", "weighting": "weighting", "groups": "groups"},
     "distance": {"nsim": "distance_nsim"},
@@ -414,10 +421,12 @@ def run(
         )
         site_options.check()  # bad siting options fail now, not after the analyses
     planned = _planned_outputs(config)
-    check_output_folder(config.output, planned=planned, force=force)  # now, not after the work
+    inputs = _input_files(config)  # never replaced, even if they lie in the run folder
+    check_output_folder(config.output, planned=planned, force=force,  # now, not after the work
+                        inputs=inputs)
 
     with step("load zone layers"):
-        districts = load_layer(config.zones["districts"])
+        districts = load_layer(config.zones["districts"], polygons=True)
         area = study_area(districts)
         # other layers may be grids over the study area the districts define
         zones = {
@@ -519,7 +528,7 @@ def run(
                 placed, area, config.analysis_crs, nsim=config.distance_nsim, seed=config.seed,
             )
 
-    with atomic_folder(config.output, planned=planned, force=force) as folder:
+    with atomic_folder(config.output, planned=planned, force=force, inputs=inputs) as folder:
         outputs = _write_outputs(
             folder, config, recipe, zones, firms, table, summary, indices, distance,
             {"grid_clusters": grid_clusters, "ps_clusters": ps_clusters,
@@ -539,6 +548,13 @@ def run(
             tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return RunResult(folder=Path(config.output).resolve(), manifest=manifest, summary=summary,
                      table=table)
+
+
+def _input_files(config: RunConfig) -> list[Path]:
+    """Return the files a run reads: enterprises, classification, zones, groupings."""
+    named = [config.firms, config.classification, config.groups, *config.zones.values()]
+    # bundled layer names and grid specifications ("hex:1000") are not files
+    return [Path(item) for item in named if item and Path(item).exists()]
 
 
 def _planned_outputs(config: RunConfig) -> list[str]:
@@ -635,19 +651,20 @@ def _write_outputs(
         )
         outputs.append("layers.gpkg")
     with step("write tables"):
+        trusted = config.allow_formulas
         with atomic_path(folder / "summary_district_group.csv") as tmp:
-            summary.to_csv(tmp, index=False, encoding="utf-8-sig")
+            write_csv(summary, tmp, allow_formulas=trusted)
         outputs.append("summary_district_group.csv")
-        for written in write_tables(result_tables(indices), folder / "indices.csv"):
+        for written in write_tables(result_tables(indices), folder / "indices.csv",
+                                    allow_formulas=trusted):
             outputs.append(written.name)
         if distance is not None:
             write_function_table(distance["functions"], folder / "distance_functions.csv",
-                                 synthetic)
+                                 synthetic, allow_formulas=trusted)
             outputs.append("distance_functions.csv")
             with atomic_path(folder / "colocation.csv") as tmp:
-                distance["colocation"].assign(synthetic=synthetic).to_csv(
-                    tmp, index=False, encoding="utf-8-sig"
-                )
+                write_csv(distance["colocation"].assign(synthetic=synthetic), tmp,
+                          allow_formulas=trusted)
             outputs.append("colocation.csv")
             for result in distance["functions"]:
                 name = f"{result.name}_{result.parameters['a']}_{result.parameters['b']}.png"
@@ -656,20 +673,20 @@ def _write_outputs(
                 outputs.append(f"plots/{name}")
         for fmt in config.exports:
             name = f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}"
-            export_layers(read_layers([folder]), folder / name, fmt, force=True)
+            export_layers(read_layers([folder]), folder / name, fmt, force=True,
+                          allow_formulas=trusted)
             outputs.append(name)
         # attribute tables of the cluster areas and proposed zones, for Excel
         for layer, name in (("ps_clusters", "clusters.csv"), ("site_zones", "sites.csv")):
             frame = analysis_layers.get(layer)
             if frame is not None:
                 with atomic_path(folder / name) as tmp:
-                    pd.DataFrame(frame.drop(columns="geometry")).to_csv(
-                        tmp, index=False, encoding="utf-8-sig"
-                    )
+                    write_csv(pd.DataFrame(frame.drop(columns="geometry")), tmp,
+                              allow_formulas=trusted)
                 outputs.append(name)
-        if table.write_rejects(folder / "rejects.csv"):
+        if table.write_rejects(folder / "rejects.csv", allow_formulas=trusted):
             outputs.append("rejects.csv")
-        if table.write_flagged(folder / "flagged.csv"):
+        if table.write_flagged(folder / "flagged.csv", allow_formulas=trusted):
             outputs.append("flagged.csv")
         readme = _readme(config, table, synthetic, source_note)
         (folder / "README.txt").write_text(readme, encoding="utf-8")

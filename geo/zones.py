@@ -26,8 +26,15 @@ import pyogrio
 import shapely
 from pyarrow import ArrowException
 
-from geo.crs import WGS84, CoordSystem, parse_coord_system, to_wgs84, transform_geometries
+from geo.crs import (
+    WGS84,
+    CoordSystem,
+    parse_coord_system,
+    to_wgs84,
+    transform_geometries,
+)
 from geo.errors import GeoError, InputError
+from geo.io.vector import read_vector, repair_geometries, require_horizontal
 from geo.resources import bundled_dir
 
 REQUIRED_COLUMNS = ("zone_id", "name_zh", "name_en", "source", "accuracy")
@@ -50,6 +57,7 @@ _READ_ERRORS = (
     ValueError,
 )
 _MAX_LISTED = 10  # ids or rows quoted in one error message
+_POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 
 
 def load_catalog() -> dict[str, dict]:
@@ -82,6 +90,7 @@ def load_layer(
     id_column: str | None = None,
     name_column: str | None = None,
     layer: str | None = None,
+    polygons: bool = False,
 ) -> gpd.GeoDataFrame:
     """Load a bundled layer by name, or a user's zone file.
 
@@ -105,6 +114,10 @@ def load_layer(
         ``zone_name``, ``title`` (any case), else the id.
     layer : str, optional
         Layer to read from a multi-layer file (e.g. a GeoPackage).
+    polygons : bool
+        Require polygons (zones that firms fall in): a feature that is a
+        point or a line is an error. Off for layers of sites, such as
+        candidate points.
 
     Returns
     -------
@@ -112,15 +125,17 @@ def load_layer(
         In WGS84, with ``zone_id`` (str, unique), ``name_zh``, ``name_en``,
         ``source``, ``accuracy`` and the file's other columns. The ids of
         geometries repaired with :func:`shapely.make_valid` are listed in
-        ``attrs["repaired"]``.
+        ``attrs["repaired"]``, what the reader decided (a Shapefile's text
+        encoding repaired) in ``attrs["notes"]``.
 
     Raises
     ------
     GeoError
         If ``name_or_path`` is neither a bundled layer nor an existing file.
     InputError
-        If the file cannot be read, or has duplicate ids, missing ids or
-        empty geometries.
+        If the file cannot be read, has duplicate ids, missing ids, empty
+        geometries, a coordinate system that is not horizontal (``LOCAL_CS``,
+        vertical), or (with ``polygons``) points or lines.
 
     Examples
     --------
@@ -128,9 +143,10 @@ def load_layer(
     >>> parks = load_layer("parks.gpkg", id_column="park_code")  # doctest: +SKIP
     """
     catalog = load_catalog()
+    notes: list[str] = []
     if isinstance(name_or_path, str) and name_or_path in catalog:
         path = bundled_dir("layers") / catalog[name_or_path]["file"]
-        frame = _read(path, None)
+        frame = _read(path, None, notes)
         frame = _to_wgs84(frame, parse_coord_system("wgs84"), path)
     else:
         path = Path(name_or_path)
@@ -139,11 +155,13 @@ def load_layer(
                 f"'{name_or_path}' is neither a bundled layer nor an existing file; "
                 f"bundled layers: {', '.join(catalog)}"
             )
-        frame = _read(path, layer)
+        frame = _read(path, layer, notes)
         frame = _to_wgs84(frame, parse_coord_system(coords), path)
         frame = _user_columns(frame, path, id_column, name_column)
     frame["zone_id"] = frame["zone_id"].astype(str)
-    return _validate(frame, path)
+    frame = _validate(frame, path, polygons)
+    frame.attrs["notes"] = notes
+    return frame
 
 
 def load_zones(
@@ -162,7 +180,8 @@ def load_zones(
     ----------
     spec : str or Path
         ``districts``/``platforms``/``towns``..., ``square:500``, ``hex:500``,
-        ``h3:8`` (see :mod:`geo.grids`), or a file path.
+        ``h3:8`` (see :mod:`geo.grids`), or a file path. A file must hold
+        polygons: points or lines are an error.
     area : shapely.Geometry, optional
         Study area (WGS84) a grid covers; the bundled districts by default.
     analysis_crs : str, optional
@@ -184,7 +203,7 @@ def load_zones(
                           analysis_crs or DEFAULT_ANALYSIS_CRS)
     else:
         frame = load_layer(spec, coords=coords, id_column=id_column, name_column=name_column,
-                           layer=layer)
+                           layer=layer, polygons=True)
     frame.attrs["spec"] = str(spec)
     return frame
 
@@ -244,7 +263,7 @@ def assign_points(points: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> pd.Serie
     return pd.Series(ids, index=points.index, name="zone_id")
 
 
-def _read(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+def _read(path: Path, layer: str | None, notes: list[str]) -> gpd.GeoDataFrame:
     """Read a vector file, turning library errors into an InputError."""
     try:
         if path.suffix.lower() in _PARQUET_SUFFIXES:
@@ -257,7 +276,7 @@ def _read(path: Path, layer: str | None) -> gpd.GeoDataFrame:
                     "say which one to read",
                     file=path,
                 )
-        frame = pyogrio.read_dataframe(path, layer=layer)
+        frame = read_vector(path, layer=layer, notes=notes)
     except _READ_ERRORS as exc:
         reason = str(exc).strip() or type(exc).__name__
         raise InputError(
@@ -272,6 +291,7 @@ def _read(path: Path, layer: str | None) -> gpd.GeoDataFrame:
 
 def _to_wgs84(frame: gpd.GeoDataFrame, system: CoordSystem, path: Path) -> gpd.GeoDataFrame:
     """Reproject to WGS84 from the file's CRS, or from ``system`` where that applies."""
+    require_horizontal(frame.crs, path)
     if system.crs is None:  # GCJ-02 / BD-09: positions are lon/lat in an obfuscated datum
         if frame.crs is not None and not frame.crs.is_geographic:
             raise InputError(
@@ -363,8 +383,8 @@ def _listing(values) -> str:
     return ", ".join(values[:_MAX_LISTED]) + more
 
 
-def _validate(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
-    """Check ids and geometries; repair invalid geometries."""
+def _validate(frame: gpd.GeoDataFrame, path: Path, polygons: bool) -> gpd.GeoDataFrame:
+    """Check ids and geometries (polygons, if required); repair invalid geometries."""
     duplicated = frame["zone_id"][frame["zone_id"].duplicated()].unique()
     if duplicated.size:
         raise InputError(
@@ -372,13 +392,8 @@ def _validate(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
             file=path,
             column="zone_id",
         )
-    geometries = frame.geometry.to_numpy()
-    invalid = ~shapely.is_valid(geometries) & ~shapely.is_missing(geometries)
+    geometries, invalid = repair_geometries(frame.geometry.to_numpy())
     if invalid.any():
-        geometries = geometries.copy()
-        geometries[invalid] = shapely.make_valid(
-            geometries[invalid], method="structure", keep_collapsed=False
-        )
         frame = frame.set_geometry(gpd.GeoSeries(geometries, index=frame.index, crs=frame.crs))
     empty = np.flatnonzero(shapely.is_missing(geometries) | shapely.is_empty(geometries)) + 1
     if empty.size:
@@ -388,11 +403,42 @@ def _validate(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
             "remove them or draw their shapes",
             file=path,
         )
+    if polygons:
+        _check_polygons(frame, path)
     frame.attrs["repaired"] = frame["zone_id"][invalid].tolist()
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:  # only a damaged bundled layer can get here
         raise InputError(f"the layer lacks the columns {', '.join(missing)}", file=path)
     return frame
+
+
+def _check_polygons(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """Zones hold firms: points and lines, which hold none, are an error naming the rows."""
+    geometries = frame.geometry.to_numpy()
+    kinds = shapely.get_type_id(geometries)
+    # a collection counts when it has area (make_valid can return one)
+    wrong = ~np.isin(kinds, _POLYGONAL) & ~(
+        (kinds == shapely.GeometryType.GEOMETRYCOLLECTION) & (shapely.area(geometries) > 0)
+    )
+    if not wrong.any():
+        return
+    rows = np.flatnonzero(wrong) + 1
+    types = sorted({g.geom_type for g in geometries[wrong]})
+    every = wrong.all()
+    what = "all its features" if every else f"{rows.size} of {len(frame)} features"
+    what_zh = "所有要素" if every else f"{len(frame)} 个要素中有 {rows.size} 个"
+    advice = ("a zone file holds areas such as districts or parks: is this a file of points "
+              "or lines, e.g. firms, sites or roads?" if every else
+              "remove those features or draw their areas")
+    advice_zh = ("分区文件应是区县、园区等面状范围：这是否是点或线文件，如企业、选址点或道路？"
+                 if every else "请删除这些要素或绘制其范围")
+    raise InputError(
+        f"zones must be polygons, but {what} are {'/'.join(types)} (rows {_listing(rows)}, "
+        f"zone_id {_listing(frame['zone_id'].iloc[rows - 1])}); {advice}",
+        zh=f"分区必须是面，但{what_zh}是 {'/'.join(types)}（第 {_listing(rows)} 个要素）；"
+        f"{advice_zh}",
+        file=path,
+    )
 
 
 __all__ = [

@@ -214,7 +214,6 @@ def test_interrupted_export_leaves_no_output(tmp_path, sig):
         # a clean interruption also removes the temporary folder
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
-
 def test_zipped_shapefile_opens_in_gdal_directly(tmp_path, layers):
     """ogrinfo (GDAL) opens a *.shp.zip without /vsizip/, as QGIS does."""
     if shutil.which("ogrinfo") is None:
@@ -225,3 +224,29 @@ def test_zipped_shapefile_opens_in_gdal_directly(tmp_path, layers):
     assert proc.returncode == 0, proc.stderr
     assert "Feature Count: 2" in proc.stdout
 
+
+
+@pytest.mark.parametrize("fmt", ["csv", "geojson", "kml", "shp", "parquet"])
+def test_layer_names_cannot_place_files_outside_the_export(tmp_path, layers, fmt):
+    """Layer names come from users' files: '../x', 'a/b', 'CON' and case twins stay inside."""
+    zone = layers["zones"]
+    hostile = {"../../escape": zone, "a/b": zone, "CON": zone, "Zone": zone, "zone": zone,
+               "区" * 80: zone}
+    out = tmp_path / "deep" / "export"
+    written = export_layers(hostile, out, fmt)
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert all(p.parent == out for p in files), files
+    assert {p.parent for p in written} == {out}
+    stems = set()
+    for p in files:
+        name = p.name
+        for suffix in (".shp.zip", "_fields.csv", "_full_text.csv", ".csv", ".geojson", ".kml",
+                       ".parquet", ".json"):
+            name = name.removesuffix(suffix)
+        stems.add(name)
+    stems -= {"export"}
+    assert stems == {"_.._escape", "a_b", "_CON", "Zone", "zone_1", "区" * 33}
+    assert all(len(p.name.encode()) <= 120 for p in files)
+    if fmt == "kml":  # Google Earth lists the layer under its whole name
+        text = (out / f"{'区' * 33}.kml").read_text("utf-8")
+        assert f"<Folder><name>{'区' * 80}</name>" in text

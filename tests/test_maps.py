@@ -181,19 +181,20 @@ def test_geo_map_from_a_run_folder_and_from_files(tmp_path):
     assert "（合成数据）" in text and "test src" in text and "Leaflet 1.9" in text
     assert len(_points(text)[0]) == 30
     result = runner.invoke(app, ["map", str(run), "--out", str(out), "--lang", "en",
-                                 "--basemap", "amap"])
+                                 "--basemap", "amap", "--force"])
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert "(synthetic data)" in text and "Districts" in text and "shifted to GCJ-02" in text
     # loose files, named by their stem; not synthetic
     write_layer(firms.drop(columns="map_class").assign(
         group="manufacturing", field="", high_tech=False), tmp_path / "firms.geojson")
-    result = runner.invoke(app, ["map", str(tmp_path / "firms.geojson"), "--out", str(out)])
+    result = runner.invoke(app, ["map", str(tmp_path / "firms.geojson"), "--out", str(out),
+                                 "--force"])
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert not _has(text, "合成数据") and _has(text, "其他制造业 (30)")
-    bad = runner.invoke(app, ["map", str(run), "--basemap", "tianditu", "--out", str(out)],
-                        env={"TIANDITU_TOKEN": ""})
+    bad = runner.invoke(app, ["map", str(run), "--basemap", "tianditu", "--out", str(out),
+                              "--force"], env={"TIANDITU_TOKEN": ""})
     assert bad.exit_code == 2 and "TIANDITU_TOKEN" in bad.output
     static = runner.invoke(app, ["map", str(run), "--static", "--offline"])
     assert static.exit_code == 2 and "web map options" in static.output

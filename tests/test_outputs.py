@@ -140,17 +140,21 @@ def test_crash_leftovers_are_not_the_users_files(tmp_path):
     out = tmp_path / "run1"
     _write_run(out, {"map.html": "v1"})
     # debris of interrupted atomic writes inside the folder (e.g. `geo map`, `geo site`)
-    (out / ".map_amap.k3j_9x2a.html").write_text("half", encoding="utf-8")
-    (out / ".sites.ab12cd34").mkdir()
+    (out / ".map_amap.html.4242-0f3a9c1e.tmp.html").write_text("half", encoding="utf-8")
+    (out / ".sites.4242-ab12cd34.tmp").mkdir()
+    # a user's hidden files that merely look like temporary names are theirs
+    (out / ".notes.draft123.txt").write_text("mine", encoding="utf-8")
+    (out / ".notes.old").write_text("mine too", encoding="utf-8")
     (out / "sites").mkdir()
     (out / "sites" / "summary.json").write_text("{}", encoding="utf-8")
     (out / ".sites.old").mkdir()  # superseded: sites/ exists
     (out / ".towns.old").mkdir()  # towns/ is missing: maybe the only copy, kept
     (out / ".towns.old" / "summary.json").write_text("{}", encoding="utf-8")
-    assert user_files(out) == [".towns.old/summary.json", "sites/summary.json"]
+    assert user_files(out) == [".notes.draft123.txt", ".notes.old", ".towns.old/summary.json",
+                               "sites/summary.json"]
     _write_run(out, {"map.html": "v2"})
     assert sorted(p.name for p in out.iterdir()) == [
-        ".towns.old", "manifest.json", "map.html", "sites"]
+        ".notes.draft123.txt", ".notes.old", ".towns.old", "manifest.json", "map.html", "sites"]
 
 
 def test_an_output_left_behind_by_a_crash_is_restored(tmp_path):

@@ -399,7 +399,7 @@ def test_cli_distance_on_a_plain_projected_point_file(tmp_path):
     assert set(pd.read_csv(out, encoding="utf-8-sig")["neighbour"]) == {"P"}
     # without --type-column the file must carry industry codes
     proc = geo_cli("index", "m", "--firms", str(tmp_path / "xy.csv"), "--coords", "4549",
-                   "--out", str(out))
+                   "--out", str(tmp_path / "m2.csv"))
     assert proc.returncode == 2 and "not found: industry_code" in proc.stderr
 
 
@@ -430,7 +430,8 @@ def test_cli_clusters(tmp_path):
     cells = pyogrio.read_dataframe(out)
     assert {"gi_class", "bv_quadrant"} <= set(cells.columns)
     assert cells["focus"].sum() > 0
-    bad = geo_cli("clusters", "--weights", "hexagonal", "--n", "500", "--out", str(out))
+    bad = geo_cli("clusters", "--weights", "hexagonal", "--n", "500", "--out",
+                  str(tmp_path / "hs2.gpkg"))
     assert bad.returncode == 2 and "unknown weights" in bad.stderr
 
 
@@ -614,8 +615,9 @@ def test_cli_commands_work_when_rows_are_rejected(tmp_path, bad_rows, command, o
     from geo.cli import app
 
     args = [*command, "--firms", str(bad_rows), "--out", str(tmp_path / out), *extra]
-    for _ in range(2):  # and again into its own output
-        result = CliRunner().invoke(app, args)
+    # and again into its own output: a folder of geo's is replaced, files need --force
+    for again in ([], [] if command == ["site"] else ["--force"]):
+        result = CliRunner().invoke(app, [*args, *again])
         assert result.exit_code == 0, result.output
         assert len(pd.read_csv(tmp_path / rejects, encoding="utf-8-sig")) == 2
     if command == ["site"]:

@@ -144,3 +144,63 @@ def test_cli_export_to_postgis(dsn, tmp_path):
     again = subprocess.run([sys.executable, "-m", "geo", "export", str(tmp_path / "o"), "--to",
                             dsn, "--schema", "cli"], capture_output=True, text=True)
     assert again.returncode == 2 and "--replace" in again.stderr
+
+
+def test_long_layer_and_column_names_are_cut_uniquely(dsn):
+    from geo.postgis import MAX_IDENTIFIER_BYTES, pg_identifiers
+
+    shared = "园区" * 9 + "a" * 40  # 94 bytes: layers sharing 54 bytes and more
+    frame = gpd.GeoDataFrame(
+        {"c" * 70 + "x": [1], "c" * 70 + "y": [2], "geom": ["an attribute"], "": ["blank"]},
+        geometry=[shapely.Point(120.1, 30.2)], crs="EPSG:4326",
+    )
+    layers = {shared + "_one": frame, shared + "_two": frame, "plain": pd.DataFrame({"x": [1]})}
+    written = export_postgis(layers, dsn, schema="long")
+    assert len(set(written)) == 3 and "long.plain" in written
+    tables = [name.split(".", 1)[1] for name in written[:2]]
+    assert all(len(t.encode("utf-8")) <= MAX_IDENTIFIER_BYTES for t in tables)
+    assert tables == pg_identifiers([shared + "_one", shared + "_two"])
+    columns = _sql(dsn, "SELECT column_name FROM information_schema.columns WHERE "
+                        f"table_schema = 'long' AND table_name = '{tables[0]}' "
+                        "ORDER BY ordinal_position")
+    names = [row[0] for row in columns]
+    assert len(names) == len(set(names)) == 5 and names[-1] == "geom"
+    assert _sql(dsn, f'SELECT "{names[2]}" FROM long."{tables[0]}"') == [("an attribute",)]
+    # the same names again: the same tables, replaced
+    with pytest.raises(OutputError, match="--replace"):
+        export_postgis(layers, dsn, schema="long")
+    assert export_postgis(layers, dsn, schema="long", replace=True) == written
+    indexes = _sql(dsn, "SELECT indexname FROM pg_indexes WHERE schemaname = 'long'")
+    assert not [row for row in indexes if row[0].startswith("_geo_new_")]
+
+
+@pytest.mark.parametrize("schema, message", [("pg_x", "reserved"), ("", "empty"),
+                                             ("s" * 64, "63 bytes")])
+def test_invalid_schemas_are_clear_errors(schema, message):
+    from geo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        export_postgis({}, "postgresql://nobody@127.0.0.1:1/none", schema=schema)
+
+
+def test_database_errors_are_one_clear_line(dsn, layers, tmp_path):
+    import sys
+
+    _sql_commit(dsn, "CREATE SCHEMA views; CREATE VIEW views.zones AS SELECT 1 AS x")
+    with pytest.raises(OutputError, match="refused the export.*nothing was written"):
+        export_postgis(layers, dsn, schema="views", replace=True)
+    assert _sql(dsn, "SELECT x FROM views.zones") == [(1,)]
+    source = tmp_path / "zones.geojson"
+    layers["zones"].to_file(source)
+    for schema in ("pg_x", ""):
+        proc = subprocess.run([sys.executable, "-m", "geo", "export", str(source), "--to", dsn,
+                               "--schema", schema], capture_output=True, text=True)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert "--schema" in proc.stderr
+
+
+def _sql_commit(dsn, query):
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        conn.execute(query)

@@ -2,7 +2,8 @@
 
 Each check parses one field of every row at once (vectorised) and records the
 rows it rejects or flags, with the reason in English and Chinese, in a
-:class:`RowProblems`. :func:`geo.firms.normalise_firms` runs them in turn.
+:class:`~geo.io.problems.RowProblems`. :func:`geo.firms.normalise_firms` runs
+them in turn.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from geo.errors import InputError
 from geo.industry import Classification
 from geo.industry_codes import CLAIM_FIELDS, CODE_FIELD, resolve_industry
 from geo.io.columns import FIELD_LABELS, ColumnMapping
+from geo.io.problems import RowProblems
 from geo.io.quality import distance_outside, flag_positions, metric_crs, snap_inside
 from geo.io.values import parse_capital, parse_years, to_number, to_text
 
@@ -36,63 +38,18 @@ from geo.io.values import parse_capital, parse_years, to_number, to_text
 _BBOX_MARGIN = 0.5
 _WORLD = (-180.0, -90.0, 180.0, 90.0)
 _YEAR_RANGE = (1800, 2100)
+# Figures beyond these are data errors (a wrong unit, digits run together), not firms:
+# the row is kept and flagged, and the figure left empty so that it cannot swamp an
+# employment- or revenue-weighted index.
+MAX_EMPLOYEES = 500_000  # one establishment; the largest plants in China employ ~300,000
+MAX_YUAN = 1e13  # revenue or capital: ~3x the annual revenue of China's largest firm
+_YUAN_PER_UNIT = {"元": 1.0, "千元": 1e3, "万元": 1e4, "亿元": 1e8}
 POSITION_ZH = {
     POSITION_MISSING: "缺少坐标",
     POSITION_SWAPPED: "经纬度颠倒",
     POSITION_PROJECTED: "坐标像是投影坐标（米），不是经纬度",
     POSITION_OUTSIDE: "不在研究区内",
 }
-
-
-class RowProblems:
-    """Per-row problems (rejections) or flags, in both languages; a row may have several.
-
-    Parameters
-    ----------
-    n : int
-        Number of rows.
-    """
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.reason_en = np.full(n, None, dtype=object)
-        self.reason_zh = np.full(n, None, dtype=object)
-        self.column = np.full(n, None, dtype=object)
-        self.category = np.full(n, None, dtype=object)
-
-    def add(
-        self,
-        mask: np.ndarray,
-        column: str,
-        en: str | np.ndarray,
-        zh: str | np.ndarray,
-        category: str,
-    ) -> None:
-        """Record a reason (one text, or one per row) for the rows where ``mask`` is True."""
-        rows = np.flatnonzero(mask)
-        if rows.size == 0:
-            return
-        texts_en = [en] * rows.size if isinstance(en, str) else list(en[rows])
-        texts_zh = [zh] * rows.size if isinstance(zh, str) else list(zh[rows])
-        for i, text_en, text_zh in zip(rows.tolist(), texts_en, texts_zh, strict=True):
-            if self.reason_en[i] is None:
-                self.reason_en[i], self.reason_zh[i] = text_en, text_zh
-                self.column[i], self.category[i] = column, category
-            else:
-                self.reason_en[i] = f"{self.reason_en[i]}; {text_en}"
-                self.reason_zh[i] = f"{self.reason_zh[i]}；{text_zh}"
-                if column not in self.column[i].split(", "):
-                    self.column[i] = f"{self.column[i]}, {column}"
-
-    @property
-    def marked(self) -> np.ndarray:
-        """Rows with at least one problem."""
-        return ~pd.isna(self.reason_en)
-
-    def counts(self, where: np.ndarray) -> dict[str, int]:
-        """Count rows by their first problem's category."""
-        categories = pd.Series(self.category[where], dtype=object).value_counts()
-        return {str(k): int(v) for k, v in categories.items()}
 
 
 def text_field(
@@ -270,11 +227,22 @@ def flag_suspect_positions(
 
 
 def validate_ids(
-    frame: pd.DataFrame, mapping: ColumnMapping, rows: np.ndarray, problems: RowProblems
+    frame: pd.DataFrame,
+    mapping: ColumnMapping,
+    rows: np.ndarray,
+    problems: RowProblems,
+    sheets: np.ndarray | None = None,
 ) -> tuple[np.ndarray, bool]:
-    """Return the ids (generated from row numbers when the column is absent)."""
+    """Return the ids (generated from row numbers when the column is absent).
+
+    With ``sheets`` (several worksheets read), generated ids are
+    ``worksheet:row`` and a duplicate names the worksheet of the first one.
+    """
     if "firm_id" not in mapping.fields:
-        return rows.astype(str).astype(object), True
+        ids = rows.astype(str)
+        if sheets is not None:
+            ids = np.char.add(np.char.add(sheets.astype(str), ":"), ids)
+        return ids.astype(object), True
     column = mapping.fields["firm_id"]
     ids = to_text(frame[column])
     blank = ids.isna().to_numpy()
@@ -282,15 +250,19 @@ def validate_ids(
     duplicate = (ids.duplicated(keep="first") & ids.notna()).to_numpy()
     if duplicate.any():
         keys = ids.to_numpy(dtype=object)
-        first_row = pd.Series(rows).groupby(keys, sort=False).transform("first")
-        first_row = first_row.fillna(0).to_numpy(dtype=np.int64)
-        values = ids.to_numpy(dtype=object)
-        en = np.full(len(values), None, dtype=object)
-        zh = np.full(len(values), None, dtype=object)
-        where = np.flatnonzero(duplicate)
-        en[where] = [f"duplicate firm_id '{values[i]}' (first at row {first_row[i]})"
-                     for i in where]
-        zh[where] = [f"企业编号“{values[i]}”重复（首次出现在第 {first_row[i]} 行）" for i in where]
+        first = pd.Series(np.arange(len(keys))).groupby(keys, sort=False).transform("first")
+        first = first.fillna(0).to_numpy(dtype=np.int64)
+        en = np.full(len(keys), None, dtype=object)
+        zh = np.full(len(keys), None, dtype=object)
+        for i in np.flatnonzero(duplicate):
+            row = rows[first[i]]
+            if sheets is None:
+                en[i] = f"duplicate firm_id '{keys[i]}' (first at row {row})"
+                zh[i] = f"企业编号“{keys[i]}”重复（首次出现在第 {row} 行）"
+            else:
+                sheet = sheets[first[i]]
+                en[i] = f"duplicate firm_id '{keys[i]}' (first at row {row} of worksheet {sheet})"
+                zh[i] = f"企业编号“{keys[i]}”重复（首次出现在工作表“{sheet}”第 {row} 行）"
         problems.add(duplicate, column, en, zh, "duplicate firm_id")
     return ids.fillna("").to_numpy(dtype=object), False
 
@@ -302,8 +274,13 @@ def validate_number(
     problems: RowProblems,
     *,
     negative: bool,
+    flags: RowProblems | None = None,
 ) -> np.ndarray:
-    """Parse an optional numeric column; NaN where absent or blank."""
+    """Parse an optional numeric column; NaN where absent or blank.
+
+    ``employees`` and ``revenue`` beyond their plausible maximum (see
+    :data:`MAX_EMPLOYEES`, :data:`MAX_YUAN`) are flagged in ``flags`` and left empty.
+    """
     if name not in mapping.fields:
         return np.full(len(frame), np.nan)
     column = mapping.fields[name]
@@ -314,14 +291,43 @@ def validate_number(
         with np.errstate(invalid="ignore"):
             problems.add(values < 0, column, f"negative {name}", f"{label}为负数",
                          f"negative {name}")
+    if flags is not None and name == "employees":
+        _implausible(values, MAX_EMPLOYEES, "", name, column, flags)
+    elif flags is not None and name == "revenue":
+        unit = (mapping.units.get(name) or "").replace(" ", "")
+        # without a unit the file is read as yuan: the loosest bound, no false flags
+        _implausible(values, MAX_YUAN / _YUAN_PER_UNIT.get(unit, 1.0), unit, name, column,
+                     flags)
     return values
 
 
+def _implausible(values: np.ndarray, limit: float, unit: str, name: str, column: str,
+                 flags: RowProblems) -> None:
+    """Flag values above ``limit`` and leave them empty (in place)."""
+    with np.errstate(invalid="ignore"):
+        above = values > limit
+    if not above.any():
+        return
+    label_zh, label_en = FIELD_LABELS[name]
+    en = np.full(len(values), None, dtype=object)
+    zh = np.full(len(values), None, dtype=object)
+    for i in np.flatnonzero(above):
+        value = f"{values[i]:,.0f}{unit}"
+        en[i] = (f"{label_en} {value} is beyond the plausible {limit:,.0f}{unit} for one "
+                 "establishment; left empty")
+        zh[i] = f"{label_zh} {value} 超出单个企业的合理上限 {limit:,.0f}{unit}，已置空"
+    flags.add(above, column, en, zh, f"implausible {name}")
+    values[above] = np.nan
+
 
 def validate_capital(
-    frame: pd.DataFrame, mapping: ColumnMapping, problems: RowProblems
+    frame: pd.DataFrame, mapping: ColumnMapping, problems: RowProblems,
+    flags: RowProblems | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Parse the optional registered capital (万 of its currency) and its currency."""
+    """Parse the optional registered capital (万 of its currency) and its currency.
+
+    Amounts beyond :data:`MAX_YUAN` (in 万) are flagged in ``flags`` and left empty.
+    """
     n = len(frame)
     if "registered_capital" not in mapping.fields:
         return np.full(n, np.nan), np.full(n, None, dtype=object)
@@ -329,6 +335,9 @@ def validate_capital(
     amount, currency, bad = parse_capital(frame[column], mapping.units.get("registered_capital"))
     problems.add(bad, column, "unreadable registered capital (e.g. 500万元人民币)",
                  "注册资本无法识别（应如 500万元人民币）", "non-numeric registered_capital")
+    if flags is not None:
+        _implausible(amount, MAX_YUAN / _YUAN_PER_UNIT["万元"], "万", "registered_capital",
+                     column, flags)
     return amount, currency
 
 

@@ -102,11 +102,17 @@ _HINTS: dict[str, tuple[str, ...]] = {
     "lat": ("纬", "lat", "北"),
 }
 _DATE_WORDS = ("日期", "时间", "date")
+# Traditional forms of the characters in the headers above (Big5 registers from Taiwan
+# and Hong Kong systems), folded so that 企業名稱 is matched as 企业名称.
+_TRADITIONAL = str.maketrans(
+    "業編號統會碼組織構註冊單稱詳細國經濟標類務動門屬東緯從員數參職營資時間區縣劃機",
+    "业编号统会码组织构注册单称详细国经济标类务动门属东纬从员数参职营资时间区县划机",
+)
 _SUFFIX = re.compile(r"^(.*?)[(\[]([^()\[\]]*)[)\]]$")
 
 
 def header_key(name: object) -> str:
-    """Compare headers ignoring case, width, surrounding spaces and space/hyphen/underscore.
+    """Compare headers ignoring case, width, spaces, hyphens, underscores and traditional forms.
 
     Parameters
     ----------
@@ -118,6 +124,7 @@ def header_key(name: object) -> str:
     str
     """
     text = unicodedata.normalize("NFKC", str(name)).replace("\ufeff", "").strip().lower()
+    text = text.translate(_TRADITIONAL)
     return "_".join(text.replace("-", " ").replace("_", " ").split())
 
 

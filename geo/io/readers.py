@@ -6,27 +6,32 @@ row number a spreadsheet shows for each record: the header is row 1, the first
 record row 2, and blank rows keep their numbers (they are skipped, not
 renumbered). GIS layers and Parquet tables are numbered the same way, as if
 exported to a spreadsheet: the first feature is row 2.
+
+Text files are read by :mod:`geo.io.text` (encodings, damaged lines). A
+workbook's firms may span several worksheets with the same header: all are
+read and ``sheets`` says which record came from which. Cells a table cannot
+hold as text (Parquet lists and structs) are turned into JSON text.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
+import json
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import CoordSystem
+from geo.crs import CoordSystem, non_horizontal_kind
 from geo.errors import ConfigError, InputError
-from geo.io.columns import resolve_columns
+from geo.io.columns import header_key, resolve_columns
+from geo.io.problems import RowProblems
+from geo.io.text import read_text
+from geo.io.vector import gdal_message, read_vector, restore_cut_names
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -55,6 +60,13 @@ class RawTable:
         What the reader decided (encoding, sheet, layer, CRS).
     blank_rows : int
         Blank rows skipped.
+    problems : RowProblems, optional
+        Records the reader could not read (a malformed line, bad bytes): they
+        are in ``frame`` as far as they could be read, and are rejected.
+    flags : RowProblems, optional
+        Records read but needing a look (a line in another encoding).
+    sheets : numpy.ndarray, optional
+        The worksheet of each record, when several worksheets were read.
     """
 
     frame: pd.DataFrame
@@ -63,6 +75,9 @@ class RawTable:
     columns: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     blank_rows: int = 0
+    problems: RowProblems | None = None
+    flags: RowProblems | None = None
+    sheets: np.ndarray | None = None
 
 
 def read_table(
@@ -72,6 +87,7 @@ def read_table(
     encoding: str | None = None,
     sheet: str | None = None,
     layer: str | None = None,
+    columns: dict[str, str] | None = None,
     require_code: bool = True,
 ) -> RawTable:
     """Read a register file's records (see the module docstring).
@@ -85,9 +101,12 @@ def read_table(
     encoding : str, optional
         Text encoding (CSV/TXT/TSV, Shapefile attributes).
     sheet : str, optional
-        Worksheet (XLSX); by default the first sheet with the required columns.
+        Worksheet (XLSX); by default the first sheet with the required columns,
+        and the other visible sheets with the same header.
     layer : str, optional
         Layer (multi-layer GIS files).
+    columns : dict, optional
+        The user's ``{field: column}`` mapping (to choose a worksheet).
     require_code : bool
         Whether an industry column is required (to choose a worksheet).
 
@@ -102,13 +121,13 @@ def read_table(
     """
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
-        frame, rows, blank, used = _read_text(path, encoding, tab=suffix == ".tsv")
-        return RawTable(frame, rows, system, notes=[f"encoding: {used}"], blank_rows=blank)
+        text = read_text(path, encoding, tab=suffix == ".tsv")
+        return RawTable(text.frame, text.rows, system, notes=text.notes, blank_rows=text.blank,
+                        problems=text.problems, flags=text.flags)
     if suffix in EXCEL_SUFFIXES:
-        frame, rows, blank, notes = _read_excel(path, sheet, require_code)
-        return RawTable(frame, rows, system, notes=notes, blank_rows=blank)
+        return _read_excel(path, system, sheet, columns, require_code)
     notes: list[str] = []
-    frame = _read_parquet(path) if suffix in PARQUET_SUFFIXES else _read_layer(
+    frame = _read_parquet(path, notes) if suffix in PARQUET_SUFFIXES else _read_layer(
         path, layer, encoding, notes
     )
     mapping: dict[str, str] = {}
@@ -116,100 +135,6 @@ def read_table(
     attributes = attributes.reset_index(drop=True)
     rows = np.arange(2, len(attributes) + 2, dtype=np.int64)
     return RawTable(attributes, rows, system, columns=mapping, notes=notes)
-
-
-def _decode(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
-    """Decode a text file: the given encoding, else BOM, UTF-8, GBK, GB18030."""
-    if encoding:
-        try:
-            return data.decode(encoding), encoding
-        except LookupError as exc:
-            raise ConfigError(f"unknown encoding '{encoding}'") from exc
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"the file is not valid {encoding} (byte {exc.start}); leave the encoding "
-                "unset to detect it, or give the right one",
-                file=path,
-            ) from exc
-    if data.startswith(codecs.BOM_UTF8):
-        candidates = [("utf-8-sig", "UTF-8 with BOM")]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = [("utf-16", "UTF-16")]
-    else:
-        candidates = [("utf-8", "UTF-8"), ("gbk", "GBK"), ("gb18030", "GB18030")]
-    for name, label in candidates:
-        try:
-            return data.decode(name), label
-        except UnicodeDecodeError:
-            continue
-    hint = ""
-    try:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data[:200_000]).best()
-        if best is not None:
-            hint = f" It may be {best.encoding}; if so, pass that encoding (--encoding)."
-    except Exception:  # noqa: BLE001 - the hint is optional, the error below is not
-        hint = ""
-    raise InputError(
-        "cannot decode the file as UTF-8, UTF-8 with BOM, GBK or GB18030; save it as UTF-8 "
-        f"CSV or pass its encoding.{hint}",
-        zh="无法按 UTF-8、GBK 或 GB18030 解码该文件；请另存为 UTF-8 CSV，或用 --encoding 指定编码。"
-        + hint,
-        file=path,
-    )
-
-
-def _sniff_delimiter(text: str) -> str:
-    """Pick the delimiter that splits the header line most often (comma if none)."""
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {sep: header.count(sep) for sep in (",", "\t", ";", "|")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
-
-
-def _read_text(
-    path: Path, encoding: str | None, *, tab: bool
-) -> tuple[pd.DataFrame, np.ndarray, int, str]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc}", file=path) from exc
-    text, used = _decode(data, encoding, path)
-    # a BOM left by an explicit encoding="utf-8" would stick to the first header
-    text = text.removeprefix("\ufeff")
-    if "\x00" in text[:65536]:
-        raise InputError(
-            "the file contains binary data, not text; is it really a CSV/TXT file?", file=path
-        )
-    if not text.strip():
-        raise InputError("the file is empty", zh="文件是空的", file=path)
-    sep = "\t" if tab else _sniff_delimiter(text)
-    # blank lines before the header still count as spreadsheet rows
-    stripped = text.lstrip("\r\n")
-    leading = text[: len(text) - len(stripped)].count("\n")
-    try:
-        frame = pd.read_csv(
-            io.StringIO(stripped), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
-            skip_blank_lines=False,
-        )
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise InputError(
-            f"cannot parse the file as a table with '{sep}' between columns: {exc}", file=path
-        ) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InputError("the file is empty", file=path) from exc
-    rows = np.arange(2, len(frame) + 2, dtype=np.int64) + leading
-    blank = _blank(frame)
-    return frame[~blank].reset_index(drop=True), rows[~blank], int(blank.sum()), used
-
-
-def _blank(frame: pd.DataFrame) -> np.ndarray:
-    """Rows whose every cell is empty (blank lines, rows of bare delimiters)."""
-    if frame.empty:
-        return np.zeros(len(frame), dtype=bool)
-    text = frame.astype(str)
-    return ((text == "") | (text == "nan") | frame.isna()).all(axis=1).to_numpy()
 
 
 def scalar_text(value: object) -> str | None:
@@ -247,9 +172,29 @@ def _cell_text(value: object) -> str:
     return scalar_text(value) or ""
 
 
+@dataclass
+class _Sheet:
+    name: str
+    header: list[str]
+    records: list[list[str]]
+    rows: list[int]
+    blank: int
+    hidden: bool
+    fits: bool  # the header has the required fields
+
+    @property
+    def key(self) -> list[str]:
+        return [header_key(h) for h in self.header]
+
+
 def _read_excel(
-    path: Path, sheet: str | None, require_code: bool
-) -> tuple[pd.DataFrame, np.ndarray, int, list[str]]:
+    path: Path,
+    system: CoordSystem,
+    sheet: str | None,
+    columns: dict[str, str] | None,
+    require_code: bool,
+) -> RawTable:
+    """Read the worksheet with the firms, and the visible ones with the same header."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -261,54 +206,110 @@ def _read_excel(
             "format?",
             file=path,
         ) from exc
-    notes: list[str] = []
+    names = book.sheetnames
+    found: list[_Sheet] = []
     try:
-        if sheet is not None and sheet not in book.sheetnames:
+        if sheet is not None and sheet not in names:
             raise InputError(
-                f"no worksheet '{sheet}'; the sheets are: {', '.join(book.sheetnames)}",
-                zh=f"没有名为“{sheet}”的工作表；工作表有：{'、'.join(book.sheetnames)}", file=path,
+                f"no worksheet '{sheet}'; the sheets are: {', '.join(names)}",
+                zh=f"没有名为“{sheet}”的工作表；工作表有：{'、'.join(names)}", file=path,
             )
-        chosen = None
-        first_with_data = None
-        for name in [sheet] if sheet is not None else book.sheetnames:
-            header, records, rows, blank = _sheet_records(book[name])
+        for name in [sheet] if sheet is not None else names:
+            worksheet = book[name]
+            if not hasattr(worksheet, "iter_rows"):  # a chart sheet holds no cells
+                if sheet is not None:
+                    raise InputError(f"worksheet '{sheet}' is a chart, not a table",
+                                     zh=f"工作表“{sheet}”是图表，不是表格", file=path)
+                continue
+            header, records, rows, blank = _sheet_records(worksheet)
             if header is None or not records:
                 continue
-            if sheet is not None:
-                chosen = (name, header, records, rows, blank)
-                break
-            first_with_data = first_with_data or (name, header, records, rows, blank)
-            try:  # a notes or cover sheet may come first: take the sheet with the fields
-                resolve_columns(header, None, str(path), require_code=require_code)
-            except (InputError, ConfigError):
-                continue
-            chosen = (name, header, records, rows, blank)
-            break
-        chosen = chosen or first_with_data
+            fits = sheet is not None or _has_fields(header, columns, path, require_code)
+            found.append(_Sheet(name, header, records, rows, blank,
+                                worksheet.sheet_state != "visible", fits))
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types on corrupt sheets
         raise InputError(f"cannot read the worksheet: {exc}", file=path) from exc
     finally:
         book.close()
-    if chosen is None:
+    if not found:
         raise InputError(
             f"no worksheet has data rows under a header; the sheets are: "
-            f"{', '.join(book.sheetnames)} (choose one with --sheet)",
-            zh=f"没有一个工作表在表头下有数据；工作表有：{'、'.join(book.sheetnames)}"
+            f"{', '.join(names)} (choose one with --sheet)",
+            zh=f"没有一个工作表在表头下有数据；工作表有：{'、'.join(names)}"
             "（用 --sheet 指定）",
             file=path,
         )
-    name, header, records, rows, blank = chosen
-    if len(book.sheetnames) > 1:
-        notes.append(
-            f"worksheet: {name} (the workbook has {', '.join(book.sheetnames)}; choose another "
-            "with --sheet)"
-        )
-    width = len(header)
-    records = [(r + [""] * width)[:width] for r in records]
-    frame = pd.DataFrame(records, columns=header, dtype=object)
-    return frame, np.asarray(rows, dtype=np.int64), blank, notes
+    fitting = [s for s in found if s.fits]
+    if not fitting and len(names) > 1:  # name the largest sheet's columns: the likeliest data
+        _no_sheet_fits(max(found, key=lambda s: len(s.records)), names, columns, path,
+                       require_code)
+    # a notes or cover sheet may come first; a hidden sheet only when no visible one fits
+    first = next((s for s in fitting if not s.hidden), fitting[0] if fitting else found[0])
+    chosen = [s for s in found if s is first or (not s.hidden and s.fits and s.key == first.key)]
+    notes = _sheet_notes(found, chosen, names)
+    width = len(first.header)
+    records = [(r + [""] * width)[:width] for s in chosen for r in s.records]
+    frame = pd.DataFrame(records, columns=first.header, dtype=object)
+    rows = np.asarray([r for s in chosen for r in s.rows], dtype=np.int64)
+    sheets = (np.repeat(np.array([s.name for s in chosen], dtype=object),
+                        [len(s.records) for s in chosen]) if len(chosen) > 1 else None)
+    return RawTable(frame, rows, system, notes=notes, blank_rows=sum(s.blank for s in chosen),
+                    sheets=sheets)
+
+
+def _has_fields(header: list[str], columns: dict[str, str] | None, path: Path,
+                require_code: bool) -> bool:
+    try:
+        resolve_columns(header, columns, str(path), require_code=require_code)
+    except (InputError, ConfigError):
+        return False
+    return True
+
+
+def _no_sheet_fits(first: _Sheet, names: list[str], columns: dict[str, str] | None,
+                   path: Path, require_code: bool) -> None:
+    """Raise the missing-field error of one sheet (the largest), naming all the sheets."""
+    try:
+        resolve_columns(first.header, columns, str(path), require_code=require_code)
+    except InputError as exc:
+        raise InputError(
+            f"no worksheet has the required columns (the sheets are: {', '.join(names)}); "
+            f"choose the one with the firms with --sheet, or map its columns with --column. "
+            f"Worksheet '{first.name}': {exc.message}",
+            zh=f"没有一个工作表含有必需的列（工作表有：{'、'.join(names)}）；请用 --sheet "
+            f"指定企业名录所在的工作表，或用 --column 指定列。工作表“{first.name}”："
+            f"{exc.message_zh or exc.message}",
+            file=path,
+        ) from exc
+
+
+def _sheet_notes(found: list[_Sheet], chosen: list[_Sheet], names: list[str]) -> list[str]:
+    """Say which worksheets were read, and why each other one with data was not."""
+    if len(chosen) > 1:
+        read = ", ".join(f"{s.name} ({_rows(s)})" for s in chosen)
+        notes = [f"worksheets {read} have the same header: all are read (column source_sheet "
+                 "says which; choose one with --sheet)"]
+    elif len(names) > 1:
+        hidden = ", hidden" if chosen[0].hidden else ""
+        notes = [f"worksheet: {chosen[0].name}{hidden} (the workbook has {', '.join(names)}; "
+                 "choose another with --sheet)"]
+    else:
+        notes = []
+    for s in found:
+        if s in chosen:
+            continue
+        why = ("it is hidden (a copy?)" if s.hidden and s.key == chosen[0].key
+               else "its header differs")
+        notes.append(f"worksheet {s.name} ({_rows(s)}{', hidden' * s.hidden}) "
+                     f"is not read: {why}; read it with --sheet")
+    return notes
+
+
+def _rows(sheet: _Sheet) -> str:
+    n = len(sheet.records)
+    return f"{n:,} row" + "s" * (n != 1)
 
 
 def _sheet_records(worksheet) -> tuple[list[str] | None, list[list[str]], list[int], int]:
@@ -332,12 +333,6 @@ def _sheet_records(worksheet) -> tuple[list[str] | None, list[list[str]], list[i
     return header, records, rows, blank
 
 
-def _gdal_message(exc: Exception) -> str:
-    """GDAL's message without its hint about driver prefixes, which does not apply here."""
-    text = str(exc).split("; It might help")[0].rstrip(". ")
-    return f"{text}; is the file complete and in the format its extension says?"
-
-
 def _read_layer(path: Path, layer: str | None, encoding: str | None, notes: list[str]):
     import pyogrio
 
@@ -345,7 +340,7 @@ def _read_layer(path: Path, layer: str | None, encoding: str | None, notes: list
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # noqa: BLE001 - GDAL errors on corrupt files vary by driver
         raise InputError(
-            f"cannot open the file as a GIS layer: {_gdal_message(exc)}", file=path
+            f"cannot open the file as a GIS layer: {gdal_message(exc)}", file=path
         ) from exc
     names = [str(name) for name, _ in layers]
     if layer is None and len(names) > 1:
@@ -359,60 +354,50 @@ def _read_layer(path: Path, layer: str | None, encoding: str | None, notes: list
         notes.append(f"layer: {layer} (the only point layer)")
     elif layer is not None and layer not in names:
         raise InputError(f"no layer '{layer}'; the layers are: {', '.join(names)}", file=path)
-    options: dict[str, Any] = {}
-    if path.suffix.lower() == ".shp":
-        encoding = encoding or _shapefile_encoding(path, notes)
-        if encoding:
-            options["encoding"] = encoding
     try:
-        return pyogrio.read_dataframe(path, layer=layer, **options)
+        frame = read_vector(path, layer=layer, encoding=encoding, notes=notes)
+    except InputError:
+        raise
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"cannot read the layer: {_gdal_message(exc)}", file=path) from exc
+        raise InputError(f"cannot read the layer: {gdal_message(exc)}", file=path) from exc
+    return restore_cut_names(frame, notes) if path.suffix.lower() == ".shp" else frame
 
 
-def _shapefile_encoding(path: Path, notes: list[str]) -> str | None:
-    """Guess the attribute encoding of a Shapefile that does not declare one.
-
-    Without a ``.cpg`` file or a code page in the DBF header, GDAL reads text as
-    ISO-8859-1 and Chinese names come out garbled without any error. Older
-    Chinese ArcGIS exports are GBK, newer ones UTF-8; the records tell them apart.
-    """
-    if any(path.with_suffix(s).exists() for s in (".cpg", ".CPG")):
-        return None
-    dbf = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF")) if p.exists()),
-               None)
-    if dbf is None:
-        return None
-    try:
-        data = dbf.read_bytes()
-    except OSError:
-        return None
-    if len(data) < 32 or data[29] != 0:  # byte 29: the DBF code page (0 = none declared)
-        return None
-    header_length = int.from_bytes(data[8:10], "little")
-    records = data[header_length:]
-    if records.isascii():
-        return None
-    for name, label in (("utf-8", "UTF-8"), ("gb18030", "GB18030")):
-        try:
-            records.decode(name)
-        except UnicodeDecodeError:
-            continue
-        notes.append(f"Shapefile without .cpg: attributes read as {label}")
-        return name
-    return None
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, notes: list[str]) -> pd.DataFrame:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         schema = pq.read_schema(path)
-        if schema.metadata and b"geo" in schema.metadata:
-            return gpd.read_parquet(path)
-        return pd.read_parquet(path)
+        geo = schema.metadata and b"geo" in schema.metadata
+        frame = gpd.read_parquet(path) if geo else pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types on corrupt files
         raise InputError(f"cannot read the file as (Geo)Parquet: {exc}", file=path) from exc
+    geometries = set(frame.columns[frame.dtypes == "geometry"]) if geo else set()
+    # lists, structs and maps are not cells of a register: keep them, as JSON text
+    nested = [f.name for f in schema if pa.types.is_nested(f.type) and f.name not in geometries
+              and f.name in frame.columns]
+    for column in nested:
+        frame[column] = [_json_text(v) for v in frame[column].to_numpy(dtype=object)]
+    if nested:
+        notes.append(f"Parquet columns holding lists or structs read as JSON text: "
+                     f"{', '.join(nested)}")
+    return frame
+
+
+def _json_text(value: object) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, default=_json_plain)
+
+
+def _json_plain(value: object) -> object:
+    """Return numpy arrays and scalars (Parquet lists) as JSON values, anything else as text."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
 
 
 def _positions_from_geometry(
@@ -458,6 +443,16 @@ def _positions_from_geometry(
     if crs is None:
         notes.append(f"the file has no CRS; positions read as {declared.label()}")
         return attributes, declared
+    kind = non_horizontal_kind(crs)
+    if kind is not None:
+        raise InputError(
+            f"the file's coordinate system ({crs.name}) is {kind[0]}, which has no conversion "
+            "to longitude/latitude; reproject the file to a geographic or projected CRS (in "
+            "QGIS: Export > Save Features As), or remove its CRS (.prj) and pass --coords",
+            zh=f"文件的坐标系（{crs.name}）是{kind[1]}，无法转换为经纬度；请将文件转换到地理或投影"
+            "坐标系（QGIS：导出 > 要素另存为），或删除其坐标系定义（.prj）并用 --coords 指定",
+            file=path,
+        )
     if declared.crs is None and crs.is_geographic:
         notes.append(
             f"the file says {crs.name}, read as {declared.label()} as requested "
