@@ -3,10 +3,12 @@
 For each size it runs ``geo run`` on a synthetic population (``geo.seed``) with
 cheap statistics (no simulation envelopes, 99 permutations) so the map gets
 every layer a run produces, then times ``web_map`` + ``save_map`` on those
-layers: online (OpenStreetMap) and offline (no tiles, Leaflet inlined). With
-selenium and Chromium installed it also times the offline page's first render
-in headless Chromium, network off. Targets (not tests): default run < 10 MB,
-200,000 firms < 25 MB, first render < 5 s.
+layers: the default Chinese map (Amap tiles) and the English one (OSM); every
+page is self-contained (Leaflet and geo's script inlined). With selenium and
+Chromium installed it also times each page's first render in headless
+Chromium at 1,366x768, network off (tiles cannot load; the overlays draw).
+Targets (not tests): default run < 10 MB, 200,000 firms < 25 MB, first
+render < 5 s.
 
 Run: ``python bench/web_map.py`` (optionally ``--sizes 30000 200000``).
 """
@@ -22,17 +24,17 @@ from pathlib import Path
 import geopandas as gpd
 
 from geo.export import read_layers
-from geo.maps import load_recipe, save_map, web_map, zone_provenance
+from geo.maps import load_recipe, save_map, source_note, web_map
 from geo.pipeline import RunConfig, run
 from geo.seed import BASE_SIZE
 
 
-def build(layers: dict, path: Path, basemap: str, offline: bool) -> tuple[float, float]:
-    """Build and save one map; return (MB, seconds)."""
+def build(layers: dict, path: Path, lang: str) -> tuple[float, float]:
+    """Build and save one map with the recipe's basemap for ``lang``; return (MB, seconds)."""
     start = time.perf_counter()
-    m = web_map(layers, load_recipe(), synthetic=True, provenance=zone_provenance(layers),
-                basemap=basemap)
-    save_map(m, path, offline=offline)
+    m = web_map(layers, load_recipe(), lang=lang, synthetic=True,
+                provenance=source_note(layers, lang))
+    save_map(m, path)
     return path.stat().st_size / 1e6, time.perf_counter() - start
 
 
@@ -49,7 +51,7 @@ def first_render(path: Path) -> float | None:
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1280,900"):
+                     "--window-size=1366,768"):
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     try:
@@ -73,8 +75,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[BASE_SIZE, 200_000])
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    print(f"{'firms':>9} {'online MB':>10} {'build s':>8} {'offline MB':>11} {'build s':>8} "
-          f"{'render s':>9}")
+    print(f"{'firms':>9} {'zh MB':>6} {'build s':>8} {'render s':>9} {'en MB':>6} "
+          f"{'build s':>8} {'render s':>9}")
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "run"
@@ -82,13 +84,14 @@ def main() -> None:
                           permutations=99))
             layers = {k: v for k, v in read_layers([folder]).items()
                       if isinstance(v, gpd.GeoDataFrame)}
-            online = build(layers, Path(tmp) / "online.html", "osm", offline=False)
-            offline = build(layers, Path(tmp) / "offline.html", "none", offline=True)
-            render = first_render(Path(tmp) / "offline.html")
-            shown = f"{render:9.1f}" if render is not None else f"{'n/a':>9}"
-            print(f"{n:>9,} {online[0]:>10.1f} {online[1]:>8.1f} {offline[0]:>11.1f} "
-                  f"{offline[1]:>8.1f} {shown}", flush=True)
-
+            row = f"{n:>9,}"
+            for lang in ("zh", "en"):
+                page = Path(tmp) / f"map_{lang}.html"
+                size, seconds = build(layers, page, lang)
+                render = first_render(page)
+                shown = f"{render:9.1f}" if render is not None else f"{'n/a':>9}"
+                row += f" {size:>6.1f} {seconds:>8.1f} {shown}"
+            print(row, flush=True)
 
 if __name__ == "__main__":
     main()

@@ -153,13 +153,14 @@ ColumnOption = Annotated[
 BasemapOption = Annotated[
     str | None,
     typer.Option(help="Web map basemap: osm, cartodb, amap, amap-satellite (overlays shifted "
-                 "to GCJ-02), tianditu (key: TIANDITU_TOKEN) or none. Default: the recipe's; "
-                 "none with --offline."),
+                 "to GCJ-02), tianditu (key: TIANDITU_TOKEN) or none. Default: the recipe's "
+                 "(Amap for --lang zh, OSM for en); none with --offline."),
 ]
 OfflineOption = Annotated[
     bool | None,
-    typer.Option("--offline", help="Web map as one self-contained HTML file that opens "
-                 "without network (Leaflet inlined; tiles of a tile basemap still need it)."),
+    typer.Option("--offline", help="Web map without a tile basemap, for use with no "
+                 "network (every map is one self-contained HTML file that loads no code from "
+                 "a CDN; only tiles need the network)."),
 ]
 AllowFormulasOption = Annotated[
     bool,
@@ -231,6 +232,17 @@ def run(
                      "fallback points, district mismatches) in the distance statistics, "
                      "clusters and siting."),
     ] = None,
+    hotspot_cells: Annotated[
+        str | None,
+        typer.Option("--hotspot-cells", help="Grid cells the hot spots and LISA test: "
+                     "occupied (cells with at least one firm; default) or all."),
+    ] = None,
+    static_extent: Annotated[
+        str | None,
+        typer.Option("--static-extent", help="Extent of the static report maps: core (the "
+                     "urban core, with an inset of the city; default), city, or W,S,E,N in "
+                     "WGS84 degrees."),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace files in the run folder that geo did not "
                            "write but this run writes (other files there are always kept).")
@@ -260,6 +272,8 @@ def run(
         "site_radius": site_radius,
         "boundary_tolerance": boundary_tolerance,
         "keep_flagged": keep_flagged,
+        "hotspot_cells": hotspot_cells,
+        "static_extent": static_extent,
     }
     for key, value in overrides.items():
         if value is not None:
@@ -747,12 +761,17 @@ def _weights(frame, weight: str):
     return np.where(missing, 0.0, employees)
 
 
-def _finish(results, out: Path, plot: Path | None, title: str, synthetic: bool) -> None:
-    from geo.distance import plot_function, write_function_table
+def _finish(results, out: Path, plot: Path | None, synthetic: bool) -> None:
+    from geo.distance import function_reading, plot_function, write_function_table
+    from geo.messages import user_lang
 
+    # the plot's title and reading speak the user's language (the locale's)
+    lang = user_lang(None)
     written = [write_function_table(results, out, synthetic)]
-    written.append(plot_function(results[0], plot or out.with_suffix(".png"), title, synthetic))
+    written.append(plot_function(results[0], plot or out.with_suffix(".png"),
+                                 synthetic=synthetic, lang=lang))
     echo = Console()
+    echo.print(function_reading(results[0], lang), markup=False, highlight=False)
     for key, value in results[0].parameters.items():
         if key in ("bandwidth_m", "Gamma_localisation", "Psi_dispersion") and value is not None:
             echo.print(f"{key}: {value:.6g}")
@@ -807,7 +826,7 @@ def index_crossk(
     result = kfunction(x, y, win, types=types, a=a, b=b, r=default_r(rmax, nr),
                        correction=correction, ties=ties, border=border, nsim=nsim, seed=seed,
                        envelope=envelope, fun=fun)
-    _finish([result], out, plot, f"cross-{fun}: {a} -> {b} ({correction})", synthetic)
+    _finish([result], out, plot, synthetic)
 
 
 def _metres(value: str, option: str) -> float:
@@ -863,7 +882,7 @@ def index_kd(
     result = kd_function(x, y, types, a, b, weights=_weights(frame, weight), rmax=rmax,
                          n_r=nr, bandwidth=rule, adjust=adjust, estimator=estimator, nsim=nsim,
                          seed=seed)
-    _finish([result], out, plot, f"Kd: {a}" + (f" x {b}" if b else ""), synthetic)
+    _finish([result], out, plot, synthetic)
 
 
 @index_app.command("m")
@@ -899,7 +918,7 @@ def index_m(
     types = labelled_types(frame, a, b, type_column)
     result = m_function(x, y, types, a, b, weights=_weights(frame, weight),
                         r=np.linspace(0, rmax, nr), nsim=nsim, seed=seed, envelope=envelope)
-    _finish([result], out, plot, f"M: {b} around {a}", synthetic)
+    _finish([result], out, plot, synthetic)
 
 
 @index_app.command("clq")
@@ -1158,7 +1177,7 @@ def site(
 
     from geo.clusters import cluster_areas
     from geo.export import write_geopackage
-    from geo.maps import load_recipe, save_map, web_map, zone_provenance
+    from geo.maps import load_recipe, save_map, source_note, web_map
     from geo.outputs import atomic_folder, atomic_path, check_output_folder
     from geo.safety import write_csv
     from geo.siting import MASKS, SiteOptions, site_zones
@@ -1218,7 +1237,7 @@ def site(
             write_csv(result.sites.drop(columns="geometry"), tmp)
         style = load_recipe("default")
         m = web_map({**zones, **layers_, "ps_clusters": found}, style, lang=lang,
-                    synthetic=synthetic, provenance=zone_provenance(zones), seed=seed)
+                    synthetic=synthetic, provenance=source_note(zones, lang, style), seed=seed)
         save_map(m, folder / "map.html")
         with atomic_path(folder / "summary.json") as tmp:
             tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=float),
@@ -1384,6 +1403,16 @@ def map_(
     static: Annotated[
         bool, typer.Option("--static", help="Static maps (PNG and PDF) instead of the web map.")
     ] = False,
+    extent: Annotated[
+        str | None,
+        typer.Option("--extent", help="Static maps: core (where 80% of the enterprises are; "
+                     "default), city (the whole study area) or W,S,E,N in WGS84 degrees. "
+                     "Less than the city gets an inset map of the city."),
+    ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option("--title", help="Static maps: title (default: the recipe's, in --lang)."),
+    ] = None,
     tianditu_token: Annotated[
         str | None,
         typer.Option(help="Key of the tianditu basemap (default: TIANDITU_TOKEN)."),
@@ -1405,13 +1434,19 @@ def map_(
         drawable_layers,
         load_recipe,
         save_map,
+        source_note,
         web_map,
-        zone_provenance,
     )
     from geo.outputs import check_output_files
 
     sources = sources or [Path("geo-out")]
+    if not static and (extent is not None or title is not None):
+        raise ConfigError("--extent and --title are options of the static maps: add --static",
+                          zh="--extent 和 --title 是静态地图的选项：请加上 --static")
     if static:
+        from geo.maps.extent import parse_extent
+
+        shown = parse_extent(extent)  # a bad extent stops before any file is read
         folder = out or Path("static_maps")
         targets = [folder / f"{stem}.{kind}" for stem in ("map_clusters", "map_coagglomeration")
                    for kind in ("png", "pdf")]
@@ -1428,20 +1463,21 @@ def map_(
     if not layers_:
         raise InputError("nothing to draw: no layer has a geometry",
                          zh="没有可绘制的内容：所有图层都没有几何", file=sources[0])
-    provenance = zone_provenance(layers_)
+    provenance = source_note(layers_, lang, style)
     if static:
         if basemap or offline or tianditu_token:
             raise ConfigError("--basemap, --offline and --tianditu-token are web map options; "
                               "static maps draw no tiles")
-        from geo.static_maps import write_static_maps
+        from geo.maps.static import write_static_maps
 
+        # the note's sources come from the layers' source columns, without repeats
         written = write_static_maps(layers_, style, out or Path("static_maps"), lang=lang,
-                                    synthetic=synthetic, provenance=provenance)
+                                    synthetic=synthetic, extent=shown, title=title)
     else:
         chosen = choose_basemap(basemap, bool(offline))
         m = web_map(layers_, style, lang=lang, synthetic=synthetic, provenance=provenance,
                     seed=seed, basemap=chosen, tianditu_token=tianditu_token)
-        written = [save_map(m, out or Path("map.html"), offline=bool(offline))]
+        written = [save_map(m, out or Path("map.html"))]
         if offline and chosen != "none":
             echo.print(f"note: the {chosen} tiles still need the network; the overlays do not")
     if synthetic:

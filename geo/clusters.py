@@ -17,7 +17,8 @@ thin clusters still have an area. Its attributes:
   their share in the whole study area;
 - ``area_km2``, ``density_per_km2``;
 - ``district``, ``platform``, ``town``: the zone of each layer holding most of
-  the cluster's firms, with ``*_share`` (share of its firms there);
+  the cluster's firms (Chinese name; ``*_en`` English), with ``*_share``
+  (share of its firms there);
 - ``name_zh``/``name_en``, e.g. "滨江互联网小镇 — 数字服务集群（1,240 家企业）";
 - ``stability``: the best Jaccard overlap of the cluster's firms with a
   cluster found when ``min_cluster_size`` is 20 % smaller and 25 % larger
@@ -184,6 +185,7 @@ def _name_by_layer(areas, labels, sub, zones, layer, column, crs, xf, yf) -> Non
     """Zone of ``layer`` holding most of each cluster's firms, and that share."""
     key = layer[:-1]
     areas[key] = ""
+    areas[f"{key}_en"] = ""
     areas[f"{key}_share"] = 0.0
     if not zones or layer not in zones:
         return
@@ -195,13 +197,16 @@ def _name_by_layer(areas, labels, sub, zones, layer, column, crs, xf, yf) -> Non
     else:
         pts = gpd.GeoDataFrame(geometry=shapely.points(xf, yf), crs=crs)
         ids = assign_points(pts, zone.to_crs(crs)).to_numpy(dtype=object)
-    names = zone.set_index(zone["zone_id"].astype(str))["name_zh"].to_dict()
+    by_id = zone.set_index(zone["zone_id"].astype(str))
+    names = by_id["name_zh"].to_dict()
+    names_en = by_id["name_en"].to_dict() if "name_en" in by_id else names
     for k, cluster in enumerate(areas["cluster_id"] - 1):
         members = pd.Series(ids[labels == cluster]).dropna()
         if members.empty:
             continue
         counts = members.value_counts()
         areas.loc[k, key] = names.get(str(counts.index[0]), str(counts.index[0]))
+        areas.loc[k, f"{key}_en"] = names_en.get(str(counts.index[0]), str(counts.index[0]))
         areas.loc[k, f"{key}_share"] = counts.iloc[0] / int((labels == cluster).sum())
 
 
@@ -209,14 +214,13 @@ def _names(areas: gpd.GeoDataFrame) -> None:
     """Readable names: the most specific place holding most of the firms, then the field."""
     zh, en = [], []
     for row in areas.itertuples():
-        place = next(
-            (getattr(row, k) for k in ("town", "platform", "district")
-             if getattr(row, k) and getattr(row, f"{k}_share") >= 0.5),
-            row.district or f"#{row.cluster_id}",
-        )
+        level = next((k for k in ("town", "platform", "district")
+                      if getattr(row, k) and getattr(row, f"{k}_share") >= 0.5), "district")
+        place = getattr(row, level) or f"#{row.cluster_id}"
+        place_en = getattr(row, f"{level}_en") or f"#{row.cluster_id}"
         field_zh = label(row.dominant_field, "zh") if row.dominant_field else "生产性服务业"
         field_en = label(row.dominant_field, "en") if row.dominant_field else "producer services"
         zh.append(f"{place} — {field_zh}集群（{row.n_firms:,} 家企业）")
-        en.append(f"{place} — {field_en} cluster ({row.n_firms:,} firms)")
+        en.append(f"{place_en} — {field_en} cluster ({row.n_firms:,} firms)")
     areas.insert(1, "name_zh", zh)
     areas.insert(2, "name_en", en)

@@ -394,12 +394,16 @@ def _write_shapefiles(
 
 
 def _write_kml(name: str, stem: str, frame: gpd.GeoDataFrame, folder: Path, kmz: bool) -> Path:
-    """KML (or KMZ) with a readable name and a description of every attribute.
+    """KML (or KMZ) with a readable name, a description, typed attributes and class styles.
 
     Google Earth shows names and descriptions as HTML, so every value is
     HTML-escaped inside them; GDAL then escapes the whole text for XML.
+    :func:`geo.kml.style_kml` adds every attribute as ``ExtendedData`` and
+    the map recipe's class styles.
     """
     import zipfile
+
+    from geo.kml import style_kml
 
     wgs = frame.to_crs(WGS84)
     label = next((c for c in ("name_zh", "name", "zone_id", "firm_id") if c in wgs.columns), None)
@@ -419,6 +423,7 @@ def _write_kml(name: str, stem: str, frame: gpd.GeoDataFrame, folder: Path, kmz:
     )
     kml = folder / f"{stem}.kml"
     pyogrio.write_dataframe(out, kml, driver="KML", layer=name)  # the folder Google Earth lists
+    style_kml(kml, wgs, name)
     if not kmz:
         return kml
     target = folder / f"{stem}.kmz"
@@ -503,7 +508,7 @@ def export_layers(
         spatial = {k: _to_crs(v, target_crs) for k, v in spatial.items()}
     if fmt == "gpkg":
         from geo.maps import load_recipe
-        from geo.qgis import write_layer_styles
+        from geo.maps.styles import write_layer_styles
 
         metadata = {k: v.attrs.get("metadata", {}) for k, v in layers.items()}
         # layers the default recipe knows arrive symbolised in QGIS

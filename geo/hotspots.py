@@ -26,6 +26,20 @@ Significance: pseudo p-values from ``permutations`` conditional permutations
 (Caldas de Castro & Singer 2006): a cell is significant at level ``a`` when its
 p-value is at most the FDR threshold of ``a``. Gi* classes: hot or cold at
 99, 95 and 90 %.
+
+Which cells are tested (:func:`grid_cluster_statistics`, ``cells``): by default
+only the *occupied* cells, those holding at least one of the firms passed in
+(of any group). Over a whole city's grid most cells are mountains, lakes and
+farmland with no firm at all; tested with the rest, they form one vast "cold
+spot" that says nothing about where services agglomerate. Cold spots are then
+relative to the occupied cells, the built-up economy, not to the empty
+countryside. Empty cells next to occupied ones are not kept either: a ring of
+zeros around every settlement would bring back, along each urban edge, the
+cold band the mask removes. The weights are built on the tested cells only, so
+an occupied cell whose neighbours are all empty is an island: no
+neighbourhood, p-value 1, NaN z, never significant. ``cells="all"`` tests
+every cell, as before. Untested cells keep their counts; their statistics are
+NaN and their classes ``not tested``.
 """
 
 from __future__ import annotations
@@ -46,6 +60,15 @@ from geo.errors import ConfigError
 
 LEVELS = (0.01, 0.05, 0.10)
 QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
+# which cells the grid statistics test (see the module docstring)
+HOTSPOT_CELLS = ("occupied", "all")
+HOTSPOT_RULES = {
+    "occupied": "cells with at least one firm (any group) are tested; empty cells are not",
+    "all": "every cell is tested",
+}
+NOT_TESTED = "not tested"
+# local Moran's moments divide by n - 2: fewer cells cannot be tested
+MIN_TESTED = 3
 
 
 @dataclass(frozen=True)
@@ -227,9 +250,9 @@ def hot_spots(
     Returns
     -------
     GeoDataFrame
-        ``zones`` with ``gi_z`` (analytical z), ``gi_p_sim`` (pseudo p-value),
-        ``gi_level`` (0.01/0.05/0.10 or NaN) and ``gi_class`` (``hot 99%`` ...
-        ``cold 90%``, ``not significant``).
+        ``zones`` with ``gi_z`` (analytical z; NaN for islands), ``gi_p_sim``
+        (pseudo p-value; 1 for islands), ``gi_level`` (0.01/0.05/0.10 or NaN)
+        and ``gi_class`` (``hot 99%`` ... ``cold 90%``, ``not significant``).
     """
     y = np.asarray(values, dtype=float)
     w = _copy(w)
@@ -240,15 +263,18 @@ def hot_spots(
         g = G_Local(y, w, transform="B", permutations=0, star=True, keep_simulations=False)
     p_sim = conditional_permutation_p(y, np.ones(len(y)), y, w, permutations, seed)
     out = zones.copy()
-    out["gi_z"] = g.Zs
+    # an island's Gi* is its own value against the mean: a z with no neighbourhood behind it
+    cards = np.array([w.cardinalities[key] for key in w.id_order])
+    zs = np.where(cards > 0, g.Zs, np.nan)
+    out["gi_z"] = zs
     out["gi_p_sim"] = p_sim
     out["gi_level"] = _significance(p_sim, use_fdr)
     confidence = {0.01: "99%", 0.05: "95%", 0.10: "90%"}
     label = np.full(len(y), "not significant", dtype=object)
     for a, text in confidence.items():
         hit = out["gi_level"].to_numpy() == a
-        label[hit & (g.Zs > 0)] = f"hot {text}"
-        label[hit & (g.Zs < 0)] = f"cold {text}"
+        label[hit & (zs > 0)] = f"hot {text}"
+        label[hit & (zs < 0)] = f"cold {text}"
     out["gi_class"] = label
     return out
 
@@ -436,6 +462,31 @@ def _copy(w: weights.W) -> weights.W:
                          id_order=w.id_order, silence_warnings=True)
 
 
+def tested_cells(n_firms: np.ndarray, rule: str = "occupied") -> np.ndarray:
+    """Return the cells the grid statistics test under ``rule``.
+
+    Parameters
+    ----------
+    n_firms : ndarray
+        Firms per cell (any group, unweighted).
+    rule : {"occupied", "all"}
+        ``occupied``: cells with at least one firm; ``all``: every cell.
+
+    Returns
+    -------
+    ndarray of bool
+
+    Raises
+    ------
+    ConfigError
+        For an unknown rule.
+    """
+    if rule not in HOTSPOT_CELLS:
+        raise ConfigError(f"unknown hot-spot cells '{rule}': use {' or '.join(HOTSPOT_CELLS)}")
+    counts = np.asarray(n_firms, dtype=float)
+    return counts > 0 if rule == "occupied" else np.ones(len(counts), dtype=bool)
+
+
 def grid_cluster_statistics(
     firms: gpd.GeoDataFrame,
     zones: gpd.GeoDataFrame,
@@ -449,6 +500,7 @@ def grid_cluster_statistics(
     permutations: int = 999,
     seed: int = 0,
     use_fdr: bool = True,
+    cells: str = "occupied",
 ) -> gpd.GeoDataFrame:
     """Gi*, local Moran and (with ``other``) bivariate local Moran of firms per zone.
 
@@ -467,17 +519,29 @@ def grid_cluster_statistics(
     firm_weights : ndarray, optional
         Weight per firm (employment); counts by default.
     weights_spec : str
-        Spatial weights (see :func:`spatial_weights`).
+        Spatial weights (see :func:`spatial_weights`), built on the tested cells.
     analysis_crs : str
         Projected CRS for distance-based weights.
     permutations, seed, use_fdr
         Inference settings.
+    cells : {"occupied", "all"}
+        Cells tested: those holding at least one of ``firms`` (any group), or
+        all (see :func:`tested_cells`).
 
     Returns
     -------
     GeoDataFrame
-        One row per zone (in the zones' CRS): ``focus``, ``other`` (values per
-        zone) and the columns of :func:`hot_spots` and :func:`local_moran`.
+        One row per zone (in the zones' CRS): ``n_firms`` (firms of any
+        group), ``tested``, ``focus``, ``other`` (values per zone) and the
+        columns of :func:`hot_spots` and :func:`local_moran`; untested cells
+        have NaN statistics and the class ``not tested``. ``attrs`` holds
+        ``hotspot_cells`` (the rule), ``cells_tested``, ``cells_not_tested``
+        and ``islands`` (tested cells without a tested neighbour).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown ``cells`` rule or weights specification.
     """
     ids = zones["zone_id"].astype(str).to_numpy()
     index = {z: k for k, z in enumerate(ids)}
@@ -486,21 +550,51 @@ def grid_cluster_statistics(
     inside = pos >= 0
     wts = np.ones(len(firms)) if firm_weights is None else np.nan_to_num(firm_weights)
 
-    def per_zone(mask: np.ndarray) -> np.ndarray:
+    def per_zone(mask: np.ndarray, weighted: bool = True) -> np.ndarray:
         keep = inside & mask
-        return np.bincount(pos[keep], weights=wts[keep], minlength=len(ids))
+        return np.bincount(pos[keep], weights=wts[keep] if weighted else None,
+                           minlength=len(ids)).astype(float)
 
     out = zones[["zone_id", "geometry"]].copy()
+    # occupancy counts firms, not employment: a firm with no recorded staff still occupies
+    out["n_firms"] = per_zone(np.ones(len(firms), bool), weighted=False).astype(np.int64)
+    tested = tested_cells(out["n_firms"].to_numpy(), cells)
+    if tested.sum() < MIN_TESTED:
+        tested[:] = False  # too few cells for any local statistic
+    out["tested"] = tested
     out["focus"] = per_zone(np.asarray(focus, bool))
-    projected = out.to_crs(analysis_crs)
-    w = spatial_weights(projected, weights_spec)
-    out = hot_spots(out, out["focus"].to_numpy(), w, permutations=permutations, seed=seed,
-                    use_fdr=use_fdr)
-    out = local_moran(out, out["focus"].to_numpy(), w, permutations=permutations, seed=seed,
-                      use_fdr=use_fdr)
     if other is not None:
         out["other"] = per_zone(np.asarray(other, bool))
-        out = local_moran(out, out["focus"].to_numpy(), w, other=out["other"].to_numpy(),
-                          permutations=permutations, seed=seed, use_fdr=use_fdr)
-    out.attrs["islands"] = len(w.islands)
+    out.attrs.update(hotspot_cells=cells, cells_tested=int(tested.sum()),
+                     cells_not_tested=int((~tested).sum()), islands=0)
+    sub = out[tested].reset_index(drop=True)
+    if sub.empty:
+        # nothing to test: the same columns, all "not tested"
+        names = ["gi_z", "gi_p_sim", "gi_level", "gi_class", "lisa_i", "lisa_z",
+                 "lisa_p_sim", "lisa_level", "lisa_quadrant"]
+        if other is not None:
+            names += ["bv_i", "bv_p_sim", "bv_level", "bv_quadrant"]
+        stats = sub.assign(**{
+            name: pd.Series([], dtype=object if name.endswith(("class", "quadrant")) else float)
+            for name in names
+        })
+    else:
+        w = spatial_weights(sub.to_crs(analysis_crs), weights_spec)
+        focal = sub["focus"].to_numpy()
+        stats = hot_spots(sub, focal, w, permutations=permutations, seed=seed,
+                          use_fdr=use_fdr)
+        stats = local_moran(stats, focal, w, permutations=permutations, seed=seed,
+                            use_fdr=use_fdr)
+        if other is not None:
+            stats = local_moran(stats, focal, w, other=sub["other"].to_numpy(),
+                                permutations=permutations, seed=seed, use_fdr=use_fdr)
+        out.attrs["islands"] = len(w.islands)
+    for column in stats.columns.difference(sub.columns, sort=False):
+        values = stats[column].to_numpy()
+        if values.dtype == object:  # classes and quadrants
+            full = np.full(len(out), NOT_TESTED, dtype=object)
+        else:
+            full = np.full(len(out), np.nan)
+        full[tested] = values
+        out[column] = full
     return out

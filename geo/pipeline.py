@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from geo import __version__
-from geo.basemaps import basemap as describe_basemap
 from geo.clusters import cluster_areas
 from geo.crs import parse_coord_system
 from geo.density import density_layers
@@ -32,7 +31,7 @@ from geo.distance import plot_function, run_distance_analyses, write_function_ta
 from geo.errors import ConfigError, InputError
 from geo.export import EXPORT_FORMATS, export_layers, read_layers, write_geopackage, write_tables
 from geo.firms import FirmTable, read_firms
-from geo.hotspots import grid_cluster_statistics
+from geo.hotspots import HOTSPOT_CELLS, HOTSPOT_RULES, grid_cluster_statistics
 from geo.indices import ZonalResult, load_scheme, result_tables, zonal_indices
 from geo.industry import load_classification
 from geo.maps import (
@@ -41,15 +40,17 @@ from geo.maps import (
     load_recipe,
     map_class,
     save_map,
+    source_note,
     web_map,
-    zone_provenance,
 )
+from geo.maps.basemaps import basemap as describe_basemap
+from geo.maps.extent import parse_extent
+from geo.maps.static import find_cjk_font, write_static_maps
+from geo.maps.styles import write_layer_styles
 from geo.outputs import atomic_folder, atomic_path, check_output_folder
-from geo.qgis import write_layer_styles
 from geo.safety import write_csv
 from geo.seed import BASE_SIZE, generate_firms
 from geo.siting import SiteOptions, site_zones
-from geo.static_maps import find_cjk_font, write_static_maps
 from geo.zones import assign_points, load_layer, load_zones, study_area
 
 DEFAULT_SEED = 20261122
@@ -108,6 +109,10 @@ class RunConfig:
         quotients); -1 skips them.
     permutations : int
         Conditional permutations of the grid hot spots and LISA.
+    hotspot_cells : str
+        Grid cells the hot spots and LISA test: ``occupied`` (cells with at
+        least one of the well-placed firms, of any group; empty mountains and
+        lakes are not tested) or ``all``.
     min_cluster_size : int
         HDBSCAN's smallest producer-service cluster.
     density_bandwidth : float
@@ -138,6 +143,10 @@ class RunConfig:
         Trusted data: write CSV and XLSX text cells as they are. By default
         text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``...)
         is neutralised (:mod:`geo.safety`).
+    static_extent : str
+        Extent of the static maps (``[map] static_extent``): ``core`` (where
+        80 % of the enterprises are), ``city`` or ``"W,S,E,N"`` in WGS84
+        degrees (:func:`geo.maps.extent.parse_extent`).
     """
 
     firms: Path | None = None
@@ -161,6 +170,7 @@ class RunConfig:
     groups: str = "fields"
     distance_nsim: int = 99
     permutations: int = 999
+    hotspot_cells: str = "occupied"
     min_cluster_size: int = 50
     density_bandwidth: float = 1000.0
     site_k: int = 5
@@ -172,6 +182,7 @@ class RunConfig:
     boundary_tolerance: float = 0.0
     keep_flagged: bool = False
     allow_formulas: bool = False
+    static_extent: str = "core"
 
 
 # TOML layout: section -> {key: RunConfig field}
@@ -192,11 +203,11 @@ _TOML_KEYS = {
     "crs": {"analysis": "analysis_crs"},
     "output": {"folder": "output", "lang": "lang", "recipe": "recipe", "exports": "exports",
                "allow_formulas": "allow_formulas"},
-    "map": {"basemap": "basemap", "offline": "offline"},
+    "map": {"basemap": "basemap", "offline": "offline", "static_extent": "static_extent"},
     "indices": {"grid": "grid", "weighting": "weighting", "groups": "groups"},
     "distance": {"nsim": "distance_nsim"},
     "clusters": {"permutations": "permutations", "min_cluster_size": "min_cluster_size",
-                 "density_bandwidth": "density_bandwidth"},
+                 "density_bandwidth": "density_bandwidth", "hotspot_cells": "hotspot_cells"},
     "siting": {"k": "site_k", "radius": "site_radius", "method": "site_method",
                "cell": "site_cell", "mask": "site_mask"},
 }
@@ -397,6 +408,10 @@ def run(
 
     if config.lang not in ("zh", "en"):
         raise ConfigError(f"unknown language '{config.lang}': use zh or en")
+    parse_extent(config.static_extent, "[map] static_extent")  # fail before the work
+    if config.hotspot_cells not in HOTSPOT_CELLS:
+        raise ConfigError(f"unknown hot-spot cells '{config.hotspot_cells}': use "
+                          f"{' or '.join(HOTSPOT_CELLS)}")
     if "districts" not in config.zones:
         raise ConfigError("the zones must include 'districts' (it defines the study area)")
     analysis = parse_coord_system(config.analysis_crs)
@@ -406,7 +421,8 @@ def run(
         )
     recipe = load_recipe(config.recipe)
     # an unknown basemap or a missing Tianditu key fails now, not after the analyses
-    describe_basemap(choose_basemap(config.basemap, config.offline) or recipe.basemap)
+    describe_basemap(choose_basemap(config.basemap, config.offline)
+                     or recipe.default_basemap(config.lang))
     unknown = sorted(set(config.exports) - set(EXPORT_FORMATS))
     if unknown:
         raise ConfigError(f"unknown export format(s) {unknown}: use {', '.join(EXPORT_FORMATS)}")
@@ -503,7 +519,7 @@ def run(
                 focus=placed["group"].eq("producer_services").to_numpy(),
                 other=placed["group"].eq("manufacturing").to_numpy(),
                 permutations=config.permutations, seed=config.seed,
-                analysis_crs=config.analysis_crs,
+                analysis_crs=config.analysis_crs, cells=config.hotspot_cells,
             ).assign(synthetic=synthetic)
     with step("producer-service cluster areas (HDBSCAN)"):
         ps_clusters, _ = cluster_areas(
@@ -543,6 +559,12 @@ def run(
             manifest["distance"] = distance["parameters"]
         if siting is not None:
             manifest["siting"] = siting.summary
+        if grid_clusters is not None:
+            manifest["hot_spots"] = {
+                "cells": config.hotspot_cells, "rule": HOTSPOT_RULES[config.hotspot_cells],
+                **{k: grid_clusters.attrs[k]
+                   for k in ("cells_tested", "cells_not_tested", "islands")},
+            }
         manifest["notes"] = notes
         with atomic_path(folder / "manifest.json") as tmp:
             tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -586,7 +608,7 @@ def _write_outputs(
     step: Callable[[str], Any],
     notes: list[str],
 ) -> list[str]:
-    source_note = SYNTHETIC_NOTE_EN if synthetic else f"enterprises: {table.source}"
+    firms_note = SYNTHETIC_NOTE_EN if synthetic else f"enterprises: {table.source}"
     outputs = []
     index_layers = {f"{r.parameters['layer']}_indices": r.zones for r in indices}
     if distance is not None:
@@ -608,11 +630,11 @@ def _write_outputs(
             recipe,
             lang=config.lang,
             synthetic=synthetic,
-            provenance=zone_provenance(zones),
+            provenance=source_note(zones, config.lang, recipe),
             seed=config.seed,
             basemap=choose_basemap(config.basemap, config.offline),
         )
-        save_map(m, folder / "map.html", offline=config.offline)
+        save_map(m, folder / "map.html")
         outputs.append("map.html")
     with step("draw the static maps"):
         # without a CJK font, Chinese would draw as empty boxes: draw English, say so
@@ -622,8 +644,8 @@ def _write_outputs(
                          "install fonts-noto-cjk for Chinese")
         written = write_static_maps(
             {**zones, **index_layers, "firms": firms}, recipe, folder / "static",
-            lang=static_lang, synthetic=synthetic, provenance=zone_provenance(zones),
-            analysis_crs=config.analysis_crs,
+            lang=static_lang, synthetic=synthetic, analysis_crs=config.analysis_crs,
+            extent=parse_extent(config.static_extent, "[map] static_extent"),
         )
         outputs.extend(f"static/{p.name}" for p in written)
     with step("write the GeoPackage"):
@@ -633,7 +655,7 @@ def _write_outputs(
             name: {**meta_common, "source": "; ".join(sorted(map(str, z["source"].unique())))}
             for name, z in zones.items()
         }
-        metadata["firms"] = {**meta_common, "source": table.source, "note": source_note}
+        metadata["firms"] = {**meta_common, "source": table.source, "note": firms_note}
         metadata["summary_district_group"] = {**meta_common, "source": "derived from firms"}
         for result in indices:
             metadata[f"{result.parameters['layer']}_indices"] = {
@@ -668,8 +690,9 @@ def _write_outputs(
             outputs.append("colocation.csv")
             for result in distance["functions"]:
                 name = f"{result.name}_{result.parameters['a']}_{result.parameters['b']}.png"
-                title = f"{result.name}: {result.parameters['a']} / {result.parameters['b']}"
-                plot_function(result, folder / "plots" / name, title, synthetic)
+                # title and reading in the run's language (English without a CJK font)
+                plot_function(result, folder / "plots" / name, synthetic=synthetic,
+                              lang=config.lang)
                 outputs.append(f"plots/{name}")
         for fmt in config.exports:
             name = f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}"
@@ -688,7 +711,7 @@ def _write_outputs(
             outputs.append("rejects.csv")
         if table.write_flagged(folder / "flagged.csv", allow_formulas=trusted):
             outputs.append("flagged.csv")
-        readme = _readme(config, table, synthetic, source_note)
+        readme = _readme(config, table, synthetic, firms_note)
         (folder / "README.txt").write_text(readme, encoding="utf-8")
         outputs.append("README.txt")
     return outputs

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
+import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -127,11 +129,16 @@ def pages(layers, tmp_path_factory):
     built: dict[tuple, Path] = {}
 
     def build(*, lang: str = "zh", basemap: str = "none", offline: bool = True) -> Path:
+        """``offline=False``: the page as folium renders it, before geo inlines its assets."""
         key = (lang, basemap, offline)
         if key not in built:
             m = web_map(layers, recipe, lang=lang, basemap=basemap)
             path = folder / f"map_{lang}_{basemap}_{'offline' if offline else 'online'}.html"
-            built[key] = save_map(m, path, offline=offline)
+            if offline:
+                built[key] = save_map(m, path)
+            else:
+                path.write_text(m.get_root().render(), encoding="utf-8")
+                built[key] = path
         return built[key]
 
     return build
@@ -216,8 +223,24 @@ def _severe(entries: list[dict]) -> list[str]:
     return [e["message"] for e in entries if e["level"] == "SEVERE"]
 
 
+def _expand(driver) -> None:
+    """Open the (collapsed) layer control, as hovering it does."""
+    driver.execute_script("document.querySelector('.leaflet-control-layers')"
+                          ".classList.add('leaflet-control-layers-expanded')")
+
+
 def _control_text(driver) -> str:
+    _expand(driver)
     return driver.find_element("css selector", ".leaflet-control-layers").text
+
+
+_ZOOM = _MAP + "MAP.setZoom(arguments[0], {animate: false}); return MAP.getZoom();"
+
+
+def _zoom(driver, zoom: int) -> None:
+    """Zoom the map (firms are points from zoom 13 on, hexagons below)."""
+    assert driver.execute_script(_ZOOM, zoom) == zoom
+    _wait_drawn(driver)
 
 
 def _metres(lon1, lat1, lon2, lat2) -> float:
@@ -254,7 +277,8 @@ def test_offline_map_works_with_the_network_off(driver, pages, layers, tmp_path)
     assert legend.is_displayed()
     assert "企业" in legend.text and "高技术制造业" in legend.text
 
-    # Every feature is a Leaflet layer on the map, and they are actually drawn.
+    # Every feature is a Leaflet layer on the map (firms from zoom 13 on), and drawn.
+    _zoom(driver, 13)
     n_features = sum(len(layers[n]) for n in ("districts", "platforms", "towns", "firms"))
     assert driver.execute_script(_FEATURES) == n_features
     drawn = driver.execute_script(_DRAWN)
@@ -274,7 +298,7 @@ def test_offline_map_works_with_the_network_off(driver, pages, layers, tmp_path)
 
 
 def test_online_map_needs_the_network_and_the_check_sees_it(driver, pages):
-    """The check above can fail: a non-offline map asks a CDN for its scripts."""
+    """The check above can fail: folium's own page asks a CDN for its scripts."""
     online = pages(basemap="none", offline=False)
     driver.get_log("performance")
     driver.get(online.as_uri())
@@ -294,6 +318,7 @@ def test_known_firm_is_drawn_where_the_basemap_expects_it(driver, pages, layers,
               if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
     assert errors == []
 
+    _zoom(driver, 13)
     firm = driver.execute_script(_FIND, "firm_id", KNOWN_ID)
     assert firm is not None, "the known firm is not on the map"
     if basemap == "amap":
@@ -347,6 +372,16 @@ def test_known_firm_is_drawn_where_the_basemap_expects_it(driver, pages, layers,
 
 
 def _toggle(driver, name: str) -> None:
+    """Hover the collapsed layer control, as a person does, then click the layer's box.
+
+    Leaflet ignores a click in the same instant as the hover that opens the
+    control, so the pointer rests on the control first.
+    """
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    control = driver.find_element("css selector", ".leaflet-control-layers")
+    ActionChains(driver).move_to_element(control).perform()
+    time.sleep(0.05)
     for label in driver.find_elements("css selector", ".leaflet-control-layers-overlays label"):
         if name in label.text:
             label.find_element("css selector", "input").click()
@@ -356,10 +391,12 @@ def _toggle(driver, name: str) -> None:
 
 def test_unchecking_an_overlay_removes_its_features(driver, pages, layers):
     _open(driver, pages(basemap="none", offline=True))
+    _zoom(driver, 13)  # every firm a point
     before = driver.execute_script(_FEATURES)
     drawn_before = driver.execute_script(_DRAWN)["total"]
     labels_before = len(driver.find_elements("css selector", ".geo-label"))
 
+    _expand(driver)
     _toggle(driver, "区县")
     assert driver.execute_script(_FEATURES) == before - len(layers["districts"])
     assert len(driver.find_elements("css selector", ".geo-label")) == (
@@ -414,3 +451,186 @@ def test_english_map_names_its_layers_in_english(driver, pages, layers):
     assert "Enterprises" in legend and "High-tech manufacturing" in legend
     assert _severe(driver.get_log("browser")) == []
 
+
+
+# --------------------------------------------------------------------------- readability
+# Issue 14: the map read at a laptop's 1366x768 and a desktop's 1600x1000, both languages.
+
+REASON = ("制造业企业密集、生产性服务业供给不足，" * 12, "Dense manufacturing with too few "
+          "producer services within reach; " * 12)
+
+
+@pytest.fixture(scope="module")
+def site_layers(layers):
+    """The layers plus a proposed zone with long reasons (the headline result)."""
+    zone = shapely.Point(120.20, 30.25).buffer(0.02)
+    sites = gpd.GeoDataFrame(
+        {"rank": [1], "name_zh": ["拟建 1"], "name_en": ["Proposed 1"], "label_zh": ["拟建 1"],
+         "label_en": ["Proposed 1"], "reason_zh": [REASON[0]], "reason_en": [REASON[1]],
+         "demand": [1234.5], "supply": [12.0], "district": ["上城区"],
+         "district_en": ["Shangcheng"]},
+        geometry=[zone], crs="EPSG:4326")
+    indices = layers["districts"].assign(
+        coagg_level_manufacturing__producer_services=np.linspace(0.5, 3.5, len(
+            layers["districts"])), n_firms=100)
+    return {**layers, "site_zones": sites, "districts_indices": indices}
+
+
+@pytest.fixture(scope="module")
+def site_pages(site_layers, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("site_maps")
+    built: dict[tuple, Path] = {}
+
+    def build(lang: str, basemap: str = "none") -> Path:
+        if (lang, basemap) not in built:
+            m = web_map(site_layers, load_recipe("default"), lang=lang, basemap=basemap)
+            built[(lang, basemap)] = save_map(m, folder / f"sites_{lang}_{basemap}.html")
+        return built[(lang, basemap)]
+
+    return build
+
+
+@pytest.fixture(params=[(1366, 768), (1600, 1000)], ids=["1366x768", "1600x1000"])
+def viewport(driver, request):
+    width, height = request.param
+    driver.set_window_size(width, height)
+    yield width, height
+    driver.set_window_size(WIDTH, HEIGHT)
+
+
+_RECT = "const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height];"
+_FIRM_POINTS = _MAP + """
+const out = [];
+const size = MAP.getSize();
+for (const ll of arguments[0]) {
+    const p = MAP.latLngToContainerPoint(L.latLng(ll[1], ll[0]));
+    if (p.x >= 0 && p.y >= 0 && p.x < size.x && p.y < size.y) out.push([p.x, p.y]);
+}
+return out;
+"""
+
+
+def test_default_map_loads_no_code_from_a_cdn(driver, site_pages):
+    """The default map (Amap tiles for Chinese) asks the network for tiles only."""
+    _open(driver, site_pages("zh", basemap="amap"))
+    kinds = {r["type"] for r in _web(_requests(driver))}
+    assert kinds <= {"Image"}, kinds
+    assert driver.execute_script('return typeof L !== "undefined"')
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_first_view_is_readable(driver, site_pages, layers, viewport, lang):
+    _open(driver, site_pages(lang))
+    width, height = viewport
+    # the layer control starts collapsed and hides at most 10 % of the firms in view
+    control = driver.find_element("css selector", ".leaflet-control-layers")
+    left, top, w, h = driver.execute_script(_RECT, control)
+    firms = layers["firms"]
+    points = driver.execute_script(_FIRM_POINTS, np.column_stack(
+        [firms.geometry.x, firms.geometry.y]).tolist())
+    assert len(points) > 0.5 * len(firms), "the first view should hold most firms"
+    covered = sum(left <= x <= left + w and top <= y <= top + h for x, y in points)
+    assert covered <= 0.10 * len(points), (covered, len(points), (w, h))
+    # metric scale only
+    scale = driver.find_elements("css selector", ".leaflet-control-scale-line")
+    assert len(scale) == 1 and scale[0].text.strip().endswith(("m", "km"))
+    # the whole-city and core buttons
+    buttons = [b.text for b in driver.find_elements("css selector", ".geo-views a")]
+    assert buttons == (["核心区", "全市"] if lang == "zh" else ["Core", "Whole city"])
+    # grouped control
+    _expand(driver)
+    headings = [h.text for h in driver.find_elements("css selector", ".geo-group-title")]
+    want = (["区划与平台", "企业", "分析结果", "选址建议"] if lang == "zh"
+            else ["Zones", "Enterprises", "Analyses", "Siting"])
+    assert headings == want, headings
+    assert _severe(driver.get_log("browser")) == []
+
+
+_ZONE_CENTRE = _MAP + """
+let hit = null;
+MAP.eachLayer(l => { if (l.feature && l.feature.properties.rank === 1 && l.getBounds) hit = l; });
+const p = MAP.latLngToContainerPoint(hit.getBounds().getCenter());
+const r = MAP.getContainer().getBoundingClientRect();
+return [p.x + r.left, p.y + r.top];
+"""
+
+
+def _mouse(driver, kind: str, x: float, y: float) -> None:
+    """A real mouse event at page pixel (x, y): the browser hit-tests it as a person's."""
+    event = {"type": kind, "x": x, "y": y, "button": "left" if kind != "mouseMoved" else "none"}
+    if kind != "mouseMoved":
+        event["clickCount"] = 1
+    driver.execute_cdp_cmd("Input.dispatchMouseEvent", event)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_proposed_zone_tooltip_and_popup_fit(driver, site_pages, viewport, lang):
+    _open(driver, site_pages(lang))
+    width, height = viewport
+    x, y = driver.execute_script(_ZONE_CENTRE)
+    _mouse(driver, "mouseMoved", x + 2, y + 12)  # beside the label, on the zone
+    _mouse(driver, "mouseMoved", x + 3, y + 14)
+    tooltip = driver.find_element("css selector", ".leaflet-tooltip")
+    _, _, w, h = driver.execute_script(_RECT, tooltip)
+    assert w <= 400, f"tooltip {w:.0f} px wide"
+    assert REASON[0 if lang == "zh" else 1][:20] in tooltip.text
+    assert driver.execute_script(_CLICK, "rank", 1)
+    popup = driver.find_element("css selector", ".leaflet-popup")
+    _, _, w, h = driver.execute_script(_RECT, popup)
+    assert h <= 0.8 * height, f"popup {h:.0f} px high in a {height} px window"
+    content = driver.find_element("css selector", ".leaflet-popup-content")
+    assert driver.execute_script("return arguments[0].scrollHeight > arguments[0].clientHeight",
+                                 content), "the long popup should scroll"
+
+
+def test_a_click_on_a_zone_label_opens_the_zone_popup(driver, site_pages, viewport):
+    _open(driver, site_pages("zh"))
+    time.sleep(0.3)  # labels are placed on the next animation frame
+    label = next(e for e in driver.find_elements("css selector", ".geo-label")
+                 if e.text == "拟建 1")
+    assert label.is_displayed()
+    left, top, w, h = driver.execute_script(_RECT, label)
+    x, y = left + w / 2, top + h / 2
+    for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+        _mouse(driver, kind, x, y)
+    content = driver.execute_script(
+        "const c = document.querySelector('.leaflet-popup-content');"
+        "return c ? c.textContent : null;")  # all of it: the long popup scrolls
+    assert content is not None and "拟建 1" in content and "上城区" in content
+
+
+def test_english_map_has_no_chinese_outside_user_names(driver, site_pages):
+    _open(driver, site_pages("en"))
+    _expand(driver)
+    driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
+    time.sleep(0.3)
+    text = driver.execute_script("return document.body.innerText")
+    cjk = re.findall(r"[\u3400-\u9fff\uff00-\uffef]+", text)
+    assert cjk == [], cjk[:10]
+
+
+def test_labels_do_not_overlap(driver, pages):
+    _open(driver, pages(lang="zh"))
+    time.sleep(0.3)
+    boxes = [driver.execute_script(_RECT, e) for e in driver.find_elements(
+        "css selector", ".geo-label") if e.is_displayed()]
+    assert len(boxes) >= 5
+    for i, (x1, y1, w1, h1) in enumerate(boxes):
+        for x2, y2, w2, h2 in boxes[i + 1:]:
+            assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1
+
+
+def test_a_layer_switched_on_shows_its_legend_entry(driver, site_pages):
+    """The legend scrolls to the entry of a layer switched on, however long it is."""
+    _open(driver, site_pages("en"))
+    title = load_recipe("default").choropleths[3].title("en")  # districts, co-agglomeration
+    assert "Co-agglomeration" in title
+    legend = driver.find_element("css selector", ".geo-legend")
+    assert title not in legend.text  # off at first
+    _toggle(driver, title.split(" (")[0])
+    time.sleep(0.3)
+    entry = next(e for e in driver.find_elements("css selector", ".geo-legend-entry")
+                 if title in e.get_attribute("textContent"))
+    box = driver.execute_script(_RECT, entry)
+    frame = driver.execute_script(_RECT, legend)
+    assert frame[1] <= box[1] and box[1] + min(box[3], 40) <= frame[1] + frame[3], (box, frame)

@@ -249,4 +249,157 @@ def test_layer_names_cannot_place_files_outside_the_export(tmp_path, layers, fmt
     assert all(len(p.name.encode()) <= 120 for p in files)
     if fmt == "kml":  # Google Earth lists the layer under its whole name
         text = (out / f"{'区' * 33}.kml").read_text("utf-8")
-        assert f"<Folder><name>{'区' * 80}</name>" in text
+        assert f"<Document><name>{'区' * 80}</name>" in text
+
+
+# --- KML that Google Earth and QGIS can style (issue 14, item 1) -----------------------
+
+KML = "{http://www.opengis.net/kml/2.2}"
+
+
+def _kml_root(path):
+    import xml.etree.ElementTree as ET
+
+    if path.suffix == ".kmz":
+        with zipfile.ZipFile(path) as archive:
+            return ET.fromstring(archive.read("doc.kml"))
+    return ET.parse(path).getroot()
+
+
+def _placemarks(root):
+    """Per placemark: its attributes (SimpleData) and the Style its styleUrl names."""
+    styles = {s.get("id"): s for s in root.iter(f"{KML}Style")}
+    out = []
+    for placemark in root.iter(f"{KML}Placemark"):
+        assert placemark.find(f"{KML}Style") is None  # no inline style overrides the shared one
+        url = placemark.findtext(f"{KML}styleUrl")
+        assert url and url.startswith("#") and url[1:] in styles, url
+        data = {d.get("name"): d.text for d in placemark.iter(f"{KML}SimpleData")}
+        out.append((data, styles[url[1:]]))
+    return out
+
+
+def _colour(style):
+    icon = style.findtext(f"{KML}IconStyle/{KML}color")
+    return icon if icon is not None else style.findtext(f"{KML}PolyStyle/{KML}color")
+
+
+@pytest.mark.parametrize("fmt", ["kml", "kmz"])
+def test_kml_extended_data_carries_every_attribute(tmp_path, layers, fmt):
+    zones = layers["zones"].assign(flag=[True, False], share=[0.25, np.nan])
+    export_layers({"zones": zones, "firms": layers["firms"]}, tmp_path / fmt, fmt)
+    root = _kml_root(tmp_path / fmt / f"zones.{fmt}")
+    fields = {f.get("name"): f.get("type") for f in root.iter(f"{KML}SimpleField")}
+    assert fields == {"zone_id": "string", "name_zh": "string", "a_very_long_field_name": "double",
+                      "a_very_long_field_other": "int", "source": "string", "flag": "bool",
+                      "share": "double"}
+    rows = [data for data, _ in _placemarks(root)]
+    assert rows[0] == {"zone_id": "a", "name_zh": "西湖区", "a_very_long_field_name": "1.5",
+                       "a_very_long_field_other": "1", "source": "长" * 200, "flag": "1",
+                       "share": "0.25"}
+    assert "share" not in rows[1] and rows[1]["name_zh"] == "滨江区"  # missing: no value
+    firms = [data for data, _ in _placemarks(_kml_root(tmp_path / fmt / f"firms.{fmt}"))]
+    assert [f["name"] for f in firms] == ["甲公司", "乙公司"]
+
+
+def test_kml_styles_follow_the_recipe_for_firms_and_choropleths(tmp_path):
+    from geo.kml import kml_color
+    from geo.maps.recipe import choropleth_classes, load_recipe
+
+    recipe = load_recipe("default")
+    firm_style = recipe.layer("firms")
+    keys = [c.key for c in firm_style.categories]
+    firms = gpd.GeoDataFrame(
+        {"firm_id": [f"f{i}" for i in range(len(keys) + 1)], "map_class": [*keys, "unknown"]},
+        geometry=[shapely.Point(120 + i / 100, 30.2) for i in range(len(keys) + 1)],
+        crs="EPSG:4326",
+    )
+    column = "coagg_level_manufacturing__producer_services"
+    values = [0.1, 0.4, 0.8, 1.3, 1.9, 2.6, 3.0, np.nan]
+    districts = gpd.GeoDataFrame(
+        {"zone_id": [f"d{i}" for i in range(8)], column: values},
+        geometry=[shapely.box(120 + i / 10, 30, 120.05 + i / 10, 30.05) for i in range(8)],
+        crs="EPSG:4326",
+    )
+    gi = ["hot 99%", "cold 95%", "not significant", "not tested"]
+    grid = gpd.GeoDataFrame(
+        {"zone_id": list("abcd"), "gi_class": gi},
+        geometry=[shapely.box(120 + i / 10, 31, 120.05 + i / 10, 31.05) for i in range(4)],
+        crs="EPSG:4326",
+    )
+    unknown = districts[["zone_id", "geometry"]]
+    export_layers({"firms": firms, "districts_indices": districts, "grid_clusters": grid,
+                   "my_layer": unknown}, tmp_path / "kml", "kml")
+    # firms: one style per map_class, the web map's colours; other classes faint
+    marks = _placemarks(_kml_root(tmp_path / "kml" / "firms.kml"))
+    for (data, style), category in zip(marks, firm_style.categories, strict=False):
+        assert data["map_class"] == category.key
+        assert _colour(style) == kml_color(category.color, firm_style.fill_opacity)
+    assert marks[-1][1].get("id") == "unclassified"
+    assert len({style.get("id") for _, style in marks}) == len(keys) + 1
+    # a choropleth layer: the classes and colours the web map and QGIS draw
+    spec = next(c for c in recipe.choropleths if c.layer == "districts_indices")
+    drawn, legend, _ = choropleth_classes(districts, spec)
+    assert len(legend) == 4
+    marks = _placemarks(_kml_root(tmp_path / "kml" / "districts_indices.kml"))
+    for i, (_, style) in enumerate(marks):
+        if i in drawn.index:
+            assert _colour(style) == kml_color(drawn.loc[i, "_color"], spec.fill_opacity), i
+        else:
+            assert style.get("id") == "unclassified"
+    assert len({_colour(style) for _, style in marks}) == 5  # 4 classes and unclassified
+    # hot spots: hot and cold have their classes; not significant / not tested are faint
+    hot = next(c for c in recipe.choropleths if c.column == "gi_class")
+    colour = {c.key: kml_color(c.color, hot.fill_opacity) for c in hot.categories}
+    marks = _placemarks(_kml_root(tmp_path / "kml" / "grid_clusters.kml"))
+    assert [_colour(s) for _, s in marks[:2]] == [colour["hot 99%"], colour["cold 95%"]]
+    assert [s.get("id") for _, s in marks[2:]] == ["unclassified", "unclassified"]
+    # a layer the recipe does not know: one plain style
+    marks = _placemarks(_kml_root(tmp_path / "kml" / "my_layer.kml"))
+    assert {s.get("id") for _, s in marks} == {"plain"}
+
+
+def test_kml_colour_order():
+    from geo.kml import kml_color
+
+    assert kml_color("#b2182b") == "ff2b18b2"  # aabbggrr
+    assert kml_color("#b2182b", 0.0) == "002b18b2"
+    assert kml_color("rgb(1, 2, 3)", 0.5) == "80030201"
+    assert kml_color("red") == "ff0000ff"
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL tools not installed")
+@pytest.mark.parametrize("fmt", ["kml", "kmz"])
+def test_ogrinfo_reads_kml_attributes(tmp_path, layers, fmt):
+    export_layers(layers, tmp_path / fmt, fmt)
+    proc = subprocess.run(["ogrinfo", "-ro", "-al", "-q", str(tmp_path / fmt / f"zones.{fmt}")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "name_zh (String) = 西湖区" in proc.stdout
+    assert "a_very_long_field_name (Real) = 2.5" in proc.stdout
+    assert "a_very_long_field_other (Integer) = 2" in proc.stdout
+    assert proc.stdout.count("OGRFeature(zones)") == 2
+
+
+@pytest.mark.parametrize("fmt", ["kml", "kmz"])
+def test_kml_hostile_names_stay_escaped_in_extended_data(tmp_path, fmt):
+    from geo.safety import escape_html
+
+    script = "<script>alert(1)</script>"
+    img = '<img src=x onerror="alert(2)">'
+    firms = gpd.GeoDataFrame(
+        {"name": [script, "杭州甲&乙公司"], img: ["x", script], "map_class": ["digital", img]},
+        geometry=[shapely.Point(120.1, 30.2), shapely.Point(120.2, 30.3)], crs="EPSG:4326",
+    )
+    export_layers({"firms": firms}, tmp_path / fmt, fmt)
+    root = _kml_root(tmp_path / fmt / f"firms.{fmt}")
+    texts = []
+    for element in root.iter():
+        texts += [element.text or "", element.tail or "", *element.attrib.values()]
+    joined = "\n".join(texts)
+    for markup in ("<script", "<img"):
+        assert markup not in joined
+    rows = [data for data, _ in _placemarks(root)]
+    assert rows[0]["name"] == escape_html(script)
+    assert rows[1][escape_html(img)] == escape_html(script)
+    assert rows[1]["name"] == "杭州甲&amp;乙公司"  # Google Earth shows it as 杭州甲&乙公司

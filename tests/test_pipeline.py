@@ -415,6 +415,62 @@ def test_run_writes_hot_spots_and_bivariate_lisa(default_run):
     assert title in text or json.dumps(title)[1:-1] in text
 
 
+
+def test_run_hot_spots_test_only_cells_with_firms(default_run):
+    """Issue 14, 4: empty rural cells were painted as cold spots."""
+    result, _ = default_run
+    cells = pyogrio.read_dataframe(result.folder / "layers.gpkg", layer="grid_clusters")
+    empty = cells["n_firms"] == 0
+    assert empty.sum() > len(cells) / 2  # 3,000 firms leave most 2 km cells empty
+    assert (cells.loc[empty, "gi_class"] == "not tested").all()
+    assert (cells.loc[empty, "bv_quadrant"] == "not tested").all()
+    assert cells.loc[empty, "gi_z"].isna().all()
+    assert not cells.loc[empty, "tested"].astype(bool).any()
+    cold = cells["gi_class"].str.startswith("cold")
+    assert (cells.loc[cold, "n_firms"] > 0).all()
+    hot_spots = result.manifest["hot_spots"]
+    assert hot_spots["cells"] == "occupied" and "at least one firm" in hot_spots["rule"]
+    assert hot_spots["cells_tested"] == int((~empty).sum())
+    assert hot_spots["cells_not_tested"] == int(empty.sum())
+    assert result.manifest["parameters"]["hotspot_cells"] == "occupied"
+    # neither map draws untested cells (nor the QGIS style, whose categories are the same)
+    from geo.maps.recipe import choropleth_classes, load_recipe
+
+    spec = next(c for c in load_recipe().choropleths if c.column == "gi_class")
+    assert "not tested" not in {c.key for c in spec.categories}
+    drawn = choropleth_classes(cells, spec)
+    assert drawn is None or (drawn[0]["n_firms"] > 0).all()
+
+
+def test_hotspot_cells_option_reaches_the_config(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import geo.pipeline
+    from geo.cli import app
+
+    toml = tmp_path / "run.toml"
+    toml.write_text('[clusters]\nhotspot_cells = "all"\n', encoding="utf-8")
+    assert load_config(toml).hotspot_cells == "all"
+    assert RunConfig().hotspot_cells == "occupied"
+    seen = []
+
+    def fake_run(config, **_):
+        seen.append(config.hotspot_cells)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(geo.pipeline, "run", fake_run)
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", "--hotspot-cells", "all"]).exit_code == 2
+    assert runner.invoke(app, ["run", "-c", str(toml), "--hotspot-cells", "occupied"]
+                         ).exit_code == 2
+    assert seen == ["all", "occupied"]
+    monkeypatch.undo()
+    bad = RunConfig(hotspot_cells="built-up", output=tmp_path / "out")
+    with pytest.raises(ConfigError, match="occupied or all"):
+        run(bad)
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
 def test_cli_clusters(tmp_path):
     out = tmp_path / "hs.gpkg"
     proc = geo_cli("clusters", "--n", "3000", "--grid", "hex:3000", "--permutations", "199",
@@ -624,3 +680,26 @@ def test_cli_commands_work_when_rows_are_rejected(tmp_path, bad_rows, command, o
         summary = json.loads((tmp_path / "sites" / "summary.json").read_text(encoding="utf-8"))
         assert "rejects.csv" in summary["outputs"]
         assert sorted(p.name for p in tmp_path.iterdir()) == ["sites"]
+
+
+def test_static_extent_option_reaches_the_config(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import geo.pipeline
+    from geo.cli import app
+
+    seen = []
+
+    def fake_run(config, **_):
+        seen.append(config.static_extent)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(geo.pipeline, "run", fake_run)
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", "--static-extent", "city"]).exit_code == 2
+    assert runner.invoke(app, ["run", "--static-extent", "120,30.1,120.4,30.4"]).exit_code == 2
+    assert seen == ["city", "120,30.1,120.4,30.4"]
+    monkeypatch.undo()
+    with pytest.raises(ConfigError, match="static_extent takes core, city or W,S,E,N"):
+        run(RunConfig(static_extent="downtown", output=tmp_path / "out"))
+    assert not (tmp_path / "out").exists()

@@ -18,7 +18,7 @@ from xml.etree import ElementTree as ET
 
 import geopandas as gpd
 
-from geo.maps import Choropleth, LayerStyle, MapRecipe, choropleth_classes
+from geo.maps.recipe import Choropleth, LayerStyle, MapRecipe, choropleth_classes
 
 QGIS_VERSION = "3.28.0"
 

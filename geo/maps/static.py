@@ -13,15 +13,23 @@ legend, scale bar, north arrow, district labels and a source note. The maps
 are drawn in a projected CRS in metres; the scale bar is measured on the
 ellipsoid, so it is right in any projection. Maps only read their layers:
 every statistic comes from the analyses.
+
+Extent (``extent``): ``core`` (default) frames the area that holds most
+enterprises (:func:`geo.maps.extent.core_extent`), ``city`` the whole study area, or a box
+``W,S,E,N`` in WGS84 degrees; when less than the city is shown, an inset map
+of the whole city marks the part shown. The scale bar and north arrow go to
+the corner of the map with the least drawn data, the inset to the next one.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 import textwrap
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -38,15 +46,16 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
-from matplotlib.transforms import Bbox
+from matplotlib.transforms import Bbox, offset_copy
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from shapely.plotting import patch_from_polygon
 
 from geo.crs import DEFAULT_ANALYSIS_CRS, WGS84
 from geo.errors import ConfigError
-from geo.maps import (
+from geo.maps.extent import Extent, layers_city, layers_core, parse_extent
+from geo.maps.recipe import (
     SYNTHETIC_NOTE,
     SYNTHETIC_TITLE,
     Category,
@@ -56,6 +65,7 @@ from geo.maps import (
     MapRecipe,
     choropleth_classes,
 )
+from geo.maps.sources import source_note
 from geo.outputs import atomic_path
 
 FIGSIZE = (8.0, 8.0)  # inches
@@ -89,8 +99,12 @@ _FIRM_MARKER = 1.2
 _MARGIN = 0.03  # figure fraction left and right of the map
 _GAP = 0.01  # figure fraction between stacked blocks
 _NOTE_COLUMNS = 190  # width of a source-note line in Latin characters at its font size
-_NOTE_LINES = 2  # lines per provenance entry; the rest is in manifest.json
+# Every class outline: keeps the palest class (#f7fcf5) visible on white paper.
+_CLASS_EDGE = "#8a8a8a"
 
+_INSET_BELOW = 0.9  # an inset is drawn when the map shows less than this of the city
+_INSET_WIDTH = 0.26  # axes fraction
+_CORNERS = ("lower left", "lower right", "upper left", "upper right")
 
 def find_cjk_font() -> str | None:
     """Find an installed font family with Simplified Chinese glyphs.
@@ -174,6 +188,8 @@ def write_static_maps(
     synthetic: bool = False,
     provenance: list[str] | None = None,
     analysis_crs: str | None = None,
+    extent: Extent | None = "core",
+    title: str | None = None,
 ) -> list[Path]:
     """Write the static report maps as 300 dpi PNG and as PDF.
 
@@ -198,11 +214,20 @@ def write_static_maps(
     synthetic : bool
         Whether the enterprises are synthetic; titles and notes then say so.
     provenance : list of str, optional
-        Data sources for the source note, one entry per layer; entries longer
-        than two lines are shortened (``…``).
+        Further data sources for the source note, besides those the zone
+        layers' ``source`` columns give (:func:`source_note`).
     analysis_crs : str, optional
         Projected CRS in metres to draw in. Default: the layers' CRS when it is
         projected, else ``geo.crs.DEFAULT_ANALYSIS_CRS``.
+    extent : str or tuple of float, optional
+        ``core`` (default: the area holding 80 % of the enterprises,
+        :func:`geo.maps.extent.core_extent`), ``city`` (the whole study area) or
+        ``(W, S, E, N)`` / ``"W,S,E,N"`` in WGS84 degrees. An inset of the
+        whole city marks the part shown when less than the city is shown.
+    title : str, optional
+        The cluster map's title (the co-agglomeration map's is this title and
+        its choropleth's); default: the recipe's, in ``lang``. Drawn as plain
+        text (no mathtext).
 
     Returns
     -------
@@ -212,12 +237,13 @@ def write_static_maps(
     Raises
     ------
     ConfigError
-        If ``lang`` is unknown, the CRS is not projected in metres, there is
-        nothing to draw, or ``lang="zh"`` and no Chinese font is installed.
+        If ``lang`` or ``extent`` is not valid, the CRS is not projected in
+        metres, there is nothing to draw, or ``lang="zh"`` and no Chinese font
+        is installed.
 
     Examples
     --------
-    >>> from geo.maps import load_recipe
+    >>> from geo.maps.recipe import load_recipe
     >>> from geo.zones import load_layer
     >>> write_static_maps({"districts": load_layer("districts")}, load_recipe(),
     ...                   Path("out"), lang="en")  # doctest: +SKIP
@@ -225,7 +251,7 @@ def write_static_maps(
     """
     figures = static_map_figures(
         layers, recipe, lang=lang, synthetic=synthetic, provenance=provenance,
-        analysis_crs=analysis_crs,
+        analysis_crs=analysis_crs, extent=extent, title=title,
     )
     paths = []
     with matplotlib.rc_context(_font_rc(lang)):
@@ -248,12 +274,15 @@ def static_map_figures(
     synthetic: bool = False,
     provenance: list[str] | None = None,
     analysis_crs: str | None = None,
+    extent: Extent | None = "core",
+    title: str | None = None,
 ) -> dict[str, Figure]:
     """Draw the static maps as matplotlib figures, by output file stem.
 
     Parameters are those of :func:`write_static_maps`. Artists carry a ``gid``
-    (``firms:<category>``, ``layer:<name>``, ``choropleth:<name>``) so they
-    can be found again.
+    (``firms:<category>``, ``layer:<name>``, ``choropleth:<name>``, ``title``,
+    ``note``, ``legend``, ``scale_bar``, ``north``, ``inset``) so they can be
+    found again.
 
     Returns
     -------
@@ -266,24 +295,71 @@ def static_map_figures(
     present = {name: gdf for name, gdf in layers.items() if gdf is not None and not gdf.empty}
     if not present:
         raise ConfigError("no layers to draw on the static maps")
+    wanted = parse_extent(extent)
     crs = _projected_crs(present, analysis_crs)
-    notes = _source_lines(provenance, crs, lang)
+    spec = _coagglomeration_spec(recipe, present)
+    # sources of what the maps draw, not of every layer of the run
+    drawn_names = {*_CLUSTER_LAYERS, *([spec.layer.removesuffix("_indices")] if spec else [])}
+    notes = _source_lines(source_note({k: v for k, v in present.items() if k in drawn_names},
+                                      lang, recipe, provenance), crs, lang)
     caption = SYNTHETIC_NOTE[lang] if synthetic else ""
     suffix = SYNTHETIC_TITLE[lang] if synthetic else ""
+    heading = title.strip() if title and title.strip() else None
+    frame = _frame(present, crs, wanted)
     with matplotlib.rc_context(_font_rc(lang)):
         figures = {
             "map_clusters": _cluster_map(
-                present, recipe, crs, recipe.title(lang) + suffix, notes, caption, lang
+                present, recipe, crs, (heading or recipe.title(lang)) + suffix, notes,
+                caption, lang, frame,
             )
         }
-        spec = _coagglomeration_spec(recipe, present)
         drawn = choropleth_classes(present[spec.layer], spec, lang) if spec else None
         if spec and drawn:
+            both = spec.title(lang)
+            if heading:
+                both = f"{heading}：{both}" if lang == "zh" else f"{heading}: {both}"
             figures["map_coagglomeration"] = _coagglomeration_map(
-                present, recipe, spec, drawn, crs, spec.title(lang) + suffix, notes, caption,
-                lang,
+                present, recipe, spec, drawn, crs, both + suffix, notes, caption, lang, frame,
             )
     return figures
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What the maps show: the city, the box to frame, and the city's outline for the inset."""
+
+    city: np.ndarray  # (xmin, ymin, xmax, ymax), projected
+    shown: np.ndarray
+    outline: gpd.GeoSeries | None  # districts (projected), drawn in the inset
+    inset: bool
+
+
+def _frame(layers: dict[str, gpd.GeoDataFrame], crs: pyproj.CRS, extent: Extent) -> _Frame:
+    """Resolve the extent into a projected box; decide whether to draw the inset."""
+    projected = {name: gdf.to_crs(crs) for name, gdf in layers.items()}
+    outline = projected["districts"].geometry if "districts" in projected else None
+    city = layers_city(projected)
+    if extent == "city":
+        shown = city
+    elif extent == "core":
+        shown = layers_core(projected, city)
+    else:
+        west, south, east, north = extent
+        to_map = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
+        shown = np.array(to_map.transform_bounds(west, south, east, north, densify_pts=21))
+        if not (shown[0] < city[2] and shown[2] > city[0] and shown[1] < city[3]
+                and shown[3] > city[1]):
+            raise ConfigError(
+                f"the extent {west},{south},{east},{north} lies outside the study area: "
+                "use a box that overlaps it, or core or city",
+                zh=f"范围 {west},{south},{east},{north} 不在研究区内：请给出与研究区相交的范围，"
+                   "或用 core、city",
+            )
+    covered = (max(0.0, min(shown[2], city[2]) - max(shown[0], city[0]))
+               * max(0.0, min(shown[3], city[3]) - max(shown[1], city[1])))
+    city_area = max((city[2] - city[0]) * (city[3] - city[1]), 1e-9)
+    return _Frame(city=np.asarray(city, dtype=float), shown=np.asarray(shown, dtype=float),
+                  outline=outline, inset=covered / city_area < _INSET_BELOW)
 
 
 def _projected_crs(layers: dict[str, gpd.GeoDataFrame], wanted: str | None) -> pyproj.CRS:
@@ -314,18 +390,61 @@ def _coagglomeration_spec(
     )
 
 
-def _source_lines(provenance: list[str] | None, crs: pyproj.CRS, lang: Lang) -> list[str]:
-    """Lines of the source note: data sources, then the map projection."""
-    label = ("数据来源：", "坐标系：") if lang == "zh" else ("Sources: ", "Projection: ")
+def wrap_text(text: str, columns: int) -> list[str]:
+    """Wrap text to lines of ``columns`` Latin-character widths; CJK characters count double.
+
+    Latin text breaks between words, Chinese between any two characters;
+    nothing is cut off.
+
+    Parameters
+    ----------
+    text : str
+        The text.
+    columns : int
+        Width of a line, in Latin characters.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> wrap_text("Sources: a b c", 10)
+    ['Sources: a', 'b c']
+    """
+    lines, line, width = [], "", 0
+    # a CJK character, or a Latin word with the spaces after it
+    for token in re.findall(r"[\u2e80-\u9fff\uf900-\uffef]|[^\s\u2e80-\u9fff\uf900-\uffef]+\s*"
+                            r"|\s+", text):
+        size = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in token)
+        if line and width + size - (len(token) - len(token.rstrip())) > columns:
+            lines.append(line.rstrip())
+            line, width = "", 0
+            token = token.lstrip()
+        while size > columns:  # a word longer than a line (a URL, a path): split it
+            lines.append(token[:columns])
+            token = token[columns:]
+            size = len(token)
+        line += token
+        width += size
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
+def _source_lines(sentences: list[str], crs: pyproj.CRS, lang: Lang) -> list[str]:
+    """Lines of the source note: the sources (wrapped, never cut), then the projection."""
+    zh = lang == "zh"
     lines = []
-    for k, entry in enumerate(provenance or []):
-        text = (label[0] if k == 0 else "") + str(entry)
-        # East Asian characters are twice as wide as Latin ones.
-        wide = sum(unicodedata.east_asian_width(c) in "WF" for c in text)
-        width = max(20, _NOTE_COLUMNS * len(text) // (len(text) + wide))
-        lines += textwrap.wrap(text, width, max_lines=_NOTE_LINES, placeholder=" …")
+    if sentences:
+        stop = "。" if zh else ". "
+        # English sentences start with a capital, whatever the layer's name or source
+        text = ("数据来源：" if zh else "Sources: ") + stop.join(
+            (s if zh else s[:1].upper() + s[1:]).rstrip("。.") for s in sentences) + stop.strip()
+        lines += wrap_text(text, _NOTE_COLUMNS)
     epsg = crs.to_epsg()
-    lines.append(f"{label[1]}{crs.name}" + (f" (EPSG:{epsg})" if epsg else ""))
+    lines.append(("坐标系：" if zh else "Projection: ") + crs.name
+                 + (f" (EPSG:{epsg})" if epsg else ""))
     return lines
 
 
@@ -454,43 +573,61 @@ def _firm_classes(firms: gpd.GeoDataFrame, style: LayerStyle) -> list[tuple[Cate
     return [(category, mask) for category, mask in pairs if mask.any()]
 
 
-def _north_arrow(axes: Axes, to_geographic: pyproj.Transformer,
+def _north_arrow(axes: Axes, corner: str, to_geographic: pyproj.Transformer,
                  from_geographic: pyproj.Transformer) -> None:
-    """Arrow to true north at the map's centre (grid north differs by the convergence)."""
+    """Arrow to true north (grid north differs by the convergence), in ``corner``.
+
+    In a lower corner it stands above the scale bar, in an upper one below the
+    map's edge with the scale bar under it (:func:`_scale_bar`).
+    """
     x0, x1 = axes.get_xlim()
     y0, y1 = axes.get_ylim()
     lon, lat = to_geographic.transform((x0 + x1) / 2, (y0 + y1) / 2)
     north = from_geographic.transform(lon, lat + 0.01)
     angle = math.atan2(north[0] - (x0 + x1) / 2, north[1] - (y0 + y1) / 2)
     length = 22  # points
+    left, lower = corner.endswith("left"), corner.startswith("lower")
+    # tip: 18 pt in from the side, 62 pt above the bottom or 16 pt below the top
+    tip = offset_copy(axes.transAxes, fig=axes.figure, x=18 if left else -18,
+                      y=62 if lower else -16, units="points")
+    xy = (0.0 if left else 1.0, 0.0 if lower else 1.0)
     axes.annotate(
-        "", xy=(0.95, 0.93), xycoords="axes fraction",
+        "", xy=xy, xycoords=tip,
         xytext=(-length * math.sin(angle), -length * math.cos(angle)), textcoords="offset points",
         arrowprops={"arrowstyle": "-|>,head_length=0.6,head_width=0.3", "color": "black",
                     "linewidth": 1.5},
         zorder=11,
     )
-    axes.annotate("N", xy=(0.95, 0.93), xycoords="axes fraction", xytext=(0, 4),
-                  textcoords="offset points", ha="center", va="bottom", fontsize=9,
-                  fontweight="bold", zorder=11, gid="north")
+    axes.annotate("N", xy=xy, xycoords=tip, xytext=(0, 3), textcoords="offset points",
+                  ha="center", va="bottom", fontsize=9, fontweight="bold", zorder=11,
+                  gid="north", path_effects=[patheffects.withStroke(linewidth=2,
+                                                                    foreground="white")])
 
 
-def _scale_bar(axes: Axes, to_geographic: pyproj.Transformer) -> None:
-    """Scale bar of a round length, about a quarter of the map wide, bottom left."""
+def _scale_bar(axes: Axes, corner: str, to_geographic: pyproj.Transformer) -> None:
+    """Scale bar of a round length, about a quarter of the map wide, in ``corner``."""
     x0, x1 = axes.get_xlim()
     y0, y1 = axes.get_ylim()
     span = (x1 - x0) / 4
-    # Measure the span on the ellipsoid along the bottom edge, next to the bar, so the
-    # bar is true in any projection (web mercator stretches 15 % at 30° N).
-    lon, lat = to_geographic.transform([x0, x0 + span], [y0, y0])
+    left, lower = corner.endswith("left"), corner.startswith("lower")
+    # Measure the span on the ellipsoid next to the bar, so the bar is true in any
+    # projection (web mercator stretches 15 % at 30° N, and 1 % per degree of latitude).
+    start = x0 if left else x1 - span
+    row = y0 + 0.03 * (y1 - y0) if lower else y1 - 0.12 * (y1 - y0)
+    lon, lat = to_geographic.transform([start, start + span], [row, row])
     ground = pyproj.Geod(ellps="WGS84").inv(lon[0], lat[0], lon[1], lat[1])[2]
     step = 10 ** math.floor(math.log10(ground))
     metres = max(m * step for m in (1, 2, 5) if m * step <= ground)
     label = f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
+    # in an upper corner the north arrow is above the bar: anchor the bar 44 pt lower
+    anchor = {} if lower else {
+        "bbox_to_anchor": (0.0 if left else 1.0, 1.0),
+        "bbox_transform": offset_copy(axes.transAxes, fig=axes.figure, y=-44, units="points"),
+    }
     bar = AnchoredSizeBar(
-        axes.transData, metres * span / ground, label, loc="lower left", pad=0.4,
+        axes.transData, metres * span / ground, label, loc=corner, pad=0.4,
         borderpad=0.8, sep=3, frameon=True, size_vertical=(y1 - y0) / 180, color="black",
-        fontproperties=FontProperties(size=7),
+        fontproperties=FontProperties(size=7), **anchor,
     )
     bar.patch.set_alpha(0.8)
     bar.patch.set_edgecolor("none")
@@ -499,12 +636,105 @@ def _scale_bar(axes: Axes, to_geographic: pyproj.Transformer) -> None:
     axes.add_artist(bar)
 
 
-def _finish(axes: Axes, crs: pyproj.CRS) -> None:
-    """Add the north arrow and the scale bar."""
+def _corner_box(corner: str, width: float, height: float) -> tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)`` in axes fraction of a ``width`` x ``height`` box in ``corner``."""
+    x0 = 0.0 if corner.endswith("left") else 1.0 - width
+    y0 = 0.0 if corner.startswith("lower") else 1.0 - height
+    return x0, y0, x0 + width, y0 + height
+
+
+def corner_ink(axes: Axes, width: float, height: float) -> dict[str, float]:
+    """How much is drawn in each corner of the axes: mean darkness, 0 (white) to 1 (black).
+
+    Renders the figure as it is and reads the pixels of a ``width`` x
+    ``height`` box (axes fraction) in each corner. Pale fills count little,
+    lines, points and labels much.
+
+    Parameters
+    ----------
+    axes : matplotlib.axes.Axes
+        The map axes, with everything but the scale bar, north arrow and inset drawn.
+    width, height : float
+        Size of the box, in axes fraction.
+
+    Returns
+    -------
+    dict of str to float
+        Darkness by corner (``lower left``, ``lower right``, ``upper left``,
+        ``upper right``).
+    """
+    figure = axes.figure
+    figure.canvas.draw()
+    pixels = np.asarray(figure.canvas.buffer_rgba())[..., :3]
+    rows = pixels.shape[0]
+    ink = {}
+    for corner in _CORNERS:
+        box = Bbox.from_extents(*_corner_box(corner, width, height)).transformed(axes.transAxes)
+        top, bottom = int(rows - box.y1), int(math.ceil(rows - box.y0))
+        part = pixels[max(top, 0):bottom, max(int(box.x0), 0):int(math.ceil(box.x1))]
+        ink[corner] = float(1 - part.mean() / 255) if part.size else 1.0
+    return ink
+
+
+def _inset(axes: Axes, frame: _Frame, corner: str, width: float, height: float) -> None:
+    """Small map of the whole city in ``corner``, with the shown part as a red rectangle."""
+    inset = axes.inset_axes(_corner_box_inside(corner, width, height), zorder=12)
+    inset.set_gid("inset")
+    inset.set_xticks([])
+    inset.set_yticks([])
+    inset.set_facecolor("white")
+    for spine in inset.spines.values():
+        spine.set_edgecolor("#616161")
+        spine.set_linewidth(0.6)
+    x0, y0, x1, y1 = frame.city
+    if frame.outline is not None:
+        patches = [patch_from_polygon(g) for g in frame.outline
+                   if g is not None and g.geom_type in ("Polygon", "MultiPolygon")]
+        inset.add_collection(PatchCollection(patches, facecolors="#eeeeee",
+                                             edgecolors="#9e9e9e", linewidths=0.3))
+    else:
+        inset.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor="#eeeeee",
+                                  edgecolor="#9e9e9e", linewidth=0.3))
+    sx0, sx1 = axes.get_xlim()
+    sy0, sy1 = axes.get_ylim()
+    inset.add_patch(Rectangle((sx0, sy0), sx1 - sx0, sy1 - sy0, facecolor="none",
+                              edgecolor="#c62828", linewidth=1.2, gid="inset_extent"))
+    pad = 0.04 * max(x1 - x0, y1 - y0)
+    inset.set_xlim(x0 - pad, x1 + pad)
+    inset.set_ylim(y0 - pad, y1 + pad)
+    inset.set_aspect("equal", adjustable="datalim")
+
+
+def _corner_box_inside(corner: str, width: float, height: float) -> list[float]:
+    """``[x, y, width, height]`` of a box in ``corner``, 1.5 % in from the edges."""
+    x0, y0, _, _ = _corner_box(corner, width + 0.03, height + 0.03)
+    return [x0 + 0.015, y0 + 0.015, width, height]
+
+
+def _finish(axes: Axes, crs: pyproj.CRS, frame: _Frame) -> None:
+    """Add the scale bar and north arrow, and the inset, in the corners with least data."""
     to_geographic = pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
     from_geographic = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
-    _north_arrow(axes, to_geographic, from_geographic)
-    _scale_bar(axes, to_geographic)
+    size = axes.get_window_extent()  # pixels
+    points = (size.width / axes.figure.dpi * 72, size.height / axes.figure.dpi * 72)
+    # scale bar (a quarter of the width plus its frame) and north arrow: ~80 pt high
+    ink = corner_ink(axes, 0.3, min(80 / points[1], 1.0))
+    corner = min(_CORNERS, key=ink.get)
+    if frame.inset:
+        x0, y0, x1, y1 = frame.city
+        width = _INSET_WIDTH
+        height = min(0.45, width * points[0] / points[1] * (y1 - y0) / max(x1 - x0, 1e-9))
+        ink = corner_ink(axes, width + 0.03, height + 0.03)
+        # any other corner: the two fit side by side or one above the other
+        free = [c for c in _CORNERS if c != corner]
+        _inset(axes, frame, min(free, key=ink.get), width, height)
+    _north_arrow(axes, corner, to_geographic, from_geographic)
+    _scale_bar(axes, corner, to_geographic)
+
+
+def _plain(text: str) -> str:
+    """Text that matplotlib draws as written: ``$`` would start mathtext in legends."""
+    return str(text).replace("$", r"\$")
 
 
 def _legend(figure: Figure, handles: list[Artist], bottom: float, columns: int,
@@ -519,16 +749,9 @@ def _legend(figure: Figure, handles: list[Artist], bottom: float, columns: int,
     return _extent(figure, legend).y1
 
 
-def _bounds(layers: dict[str, gpd.GeoDataFrame], names: list[str]) -> np.ndarray:
-    """Extent of the districts, else of all the given layers (projected)."""
-    if "districts" in layers:
-        return layers["districts"].total_bounds
-    boxes = np.array([layers[name].total_bounds for name in names])
-    return np.array([*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0)])
-
-
 def _cluster_map(layers: dict[str, gpd.GeoDataFrame], recipe: MapRecipe, crs: pyproj.CRS,
-                 title: str, notes: list[str], caption: str, lang: Lang) -> Figure:
+                 title: str, notes: list[str], caption: str, lang: Lang,
+                 frame: _Frame) -> Figure:
     """Draw districts, platforms, towns, enterprises, cluster areas and proposed zones."""
     names = [n for n in ("firms", *_CLUSTER_LAYERS) if n in layers and recipe.layer(n)]
     if not names:
@@ -541,17 +764,17 @@ def _cluster_map(layers: dict[str, gpd.GeoDataFrame], recipe: MapRecipe, crs: py
     firm_classes = _firm_classes(projected["firms"], styles["firms"]) if "firms" in names else []
     # Legend in recipe order: the zones, then the enterprise categories with their counts.
     handles: list[Artist] = [
-        Patch(**_layer_style(style), label=style.title(lang))
+        Patch(**_layer_style(style), label=_plain(style.title(lang)))
         for style in recipe.layers if style.name in _CLUSTER_LAYERS and style.name in names
     ]
     handles += [
         Line2D([], [], marker="o", linestyle="", markersize=4, markerfacecolor=category.color,
-               markeredgewidth=0, label=f"{category.label(lang)} ({int(mask.sum()):,})")
+               markeredgewidth=0, label=_plain(f"{category.label(lang)} ({int(mask.sum()):,})"))
         for category, mask in firm_classes
     ]
     figure, note_top, title_bottom = _page(title, notes, caption)
     legend_top = _legend(figure, handles, note_top, columns=3)
-    axes = _map_axes(figure, legend_top, title_bottom, _bounds(projected, names))
+    axes = _map_axes(figure, legend_top, title_bottom, frame.shown)
     if firm_classes:
         firms = projected["firms"]
         x, y = firms.geometry.x.to_numpy(), firms.geometry.y.to_numpy()
@@ -567,41 +790,43 @@ def _cluster_map(layers: dict[str, gpd.GeoDataFrame], recipe: MapRecipe, crs: py
                   linestyle=style["linestyle"], zorder=zorder, gid=f"layer:{name}")
     if "districts" in names:
         _labels(axes, projected["districts"], styles["districts"], lang)
-    _finish(axes, crs)
+    _finish(axes, crs, frame)
     return figure
 
 
 def _coagglomeration_map(
     layers: dict[str, gpd.GeoDataFrame], recipe: MapRecipe, spec: Choropleth,
     drawn: tuple[gpd.GeoDataFrame, list[tuple[str, str]], str], crs: pyproj.CRS,
-    title: str, notes: list[str], caption: str, lang: Lang,
+    title: str, notes: list[str], caption: str, lang: Lang, frame: _Frame,
 ) -> Figure:
     """Draw the co-agglomeration choropleth, with the web map's classes, under district outlines."""
-    frame, rows, note = drawn
-    frame = frame.to_crs(crs)
+    classed, rows, note = drawn
+    classed = classed.to_crs(crs)
     districts = recipe.layer("districts")
     outlines = layers["districts"].to_crs(crs) if districts and "districts" in layers else None
     handles: list[Artist] = [
-        Patch(facecolor=to_rgba(color, spec.fill_opacity), edgecolor="white", label=label)
+        Patch(facecolor=to_rgba(color, spec.fill_opacity), edgecolor=_CLASS_EDGE,
+              linewidth=0.5, label=_plain(label))
         for color, label in rows
     ]
     if outlines is not None:
         handles.append(Patch(**{**_layer_style(districts), "facecolor": "none"},
-                             label=districts.title(lang)))
+                             label=_plain(districts.title(lang))))
     heading = recipe.alias(spec.column, lang)
     if note:
         heading += f"（{note}）" if lang == "zh" else f" ({note})"
     figure, note_top, title_bottom = _page(title, notes, caption)
-    legend_top = _legend(figure, handles, note_top, columns=6, title=heading)
-    bounds = outlines.total_bounds if outlines is not None else frame.total_bounds
-    axes = _map_axes(figure, legend_top, title_bottom, bounds)
-    _polygons(axes, frame, facecolors=[to_rgba(c, spec.fill_opacity) for c in frame["_color"]],
-              edgecolor="white", linewidth=0.2, zorder=1, gid=f"choropleth:{spec.name}")
+    legend_top = _legend(figure, handles, note_top, columns=6, title=_plain(heading))
+    axes = _map_axes(figure, legend_top, title_bottom, frame.shown)
+    # a thin grey outline on every class: the palest is as light as the paper
+    _polygons(axes, classed,
+              facecolors=[to_rgba(c, spec.fill_opacity) for c in classed["_color"]],
+              edgecolor=_CLASS_EDGE, linewidth=0.25, zorder=1, gid=f"choropleth:{spec.name}")
     if outlines is not None:
         style = _layer_style(districts)
         _polygons(axes, outlines, facecolors="none", edgecolor=style["edgecolor"],
                   linewidth=style["linewidth"], linestyle=style["linestyle"], zorder=3,
                   gid="layer:districts")
         _labels(axes, outlines, districts, lang)
-    _finish(axes, crs)
+    _finish(axes, crs, frame)
     return figure
