@@ -237,6 +237,11 @@ def run(
         typer.Option("--hotspot-cells", help="Grid cells the hot spots and LISA test: "
                      "occupied (cells with at least one firm; default) or all."),
     ] = None,
+    full: Annotated[
+        bool | None,
+        typer.Option("--full", help="Cross-L and Kd on every firm, however many (default: a "
+                     "seeded sample of 50,000 above that; the run says when it samples)."),
+    ] = None,
     static_extent: Annotated[
         str | None,
         typer.Option("--static-extent", help="Extent of the static report maps: core (the "
@@ -274,6 +279,7 @@ def run(
         "keep_flagged": keep_flagged,
         "hotspot_cells": hotspot_cells,
         "static_extent": static_extent,
+        "distance_max_points": 0 if full else None,
     }
     for key, value in overrides.items():
         if value is not None:

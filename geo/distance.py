@@ -515,7 +515,8 @@ def run_distance_analyses(
     max_points : int
         Above this many firms, the K and Kd functions use a seeded random
         sample of them (independent thinning leaves K and Kd unchanged in
-        expectation); co-location quotients always use every firm.
+        expectation); 0 uses every firm. Co-location quotients always use
+        every firm.
 
     Returns
     -------
@@ -533,7 +534,7 @@ def run_distance_analyses(
     frame = firms[inside]
     x_all, y_all = x_all[inside], y_all[inside]
     sample = np.arange(len(frame))
-    if len(frame) > max_points:
+    if 0 < max_points < len(frame):
         sample = np.sort(np.random.default_rng(seed).choice(len(frame), max_points, False))
     sub = frame.iloc[sample]
     xs, ys = x_all[sample], y_all[sample]

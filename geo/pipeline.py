@@ -107,6 +107,10 @@ class RunConfig:
     distance_nsim : int
         Simulations of the distance-based functions (cross-L, Kd, co-location
         quotients); -1 skips them.
+    distance_max_points : int
+        Above this many firms, cross-L and Kd use a seeded random sample of
+        this size (printed and in the manifest); 0 uses every firm
+        (``geo run --full``). Co-location quotients always use every firm.
     permutations : int
         Conditional permutations of the grid hot spots and LISA.
     hotspot_cells : str
@@ -169,6 +173,7 @@ class RunConfig:
     weighting: str = "count"
     groups: str = "fields"
     distance_nsim: int = 99
+    distance_max_points: int = 50_000
     permutations: int = 999
     hotspot_cells: str = "occupied"
     min_cluster_size: int = 50
@@ -205,7 +210,7 @@ _TOML_KEYS = {
                "allow_formulas": "allow_formulas"},
     "map": {"basemap": "basemap", "offline": "offline", "static_extent": "static_extent"},
     "indices": {"grid": "grid", "weighting": "weighting", "groups": "groups"},
-    "distance": {"nsim": "distance_nsim"},
+    "distance": {"nsim": "distance_nsim", "max_points": "distance_max_points"},
     "clusters": {"permutations": "permutations", "min_cluster_size": "min_cluster_size",
                  "density_bandwidth": "density_bandwidth", "hotspot_cells": "hotspot_cells"},
     "siting": {"k": "site_k", "radius": "site_radius", "method": "site_method",
@@ -423,6 +428,9 @@ def run(
     # an unknown basemap or a missing Tianditu key fails now, not after the analyses
     describe_basemap(choose_basemap(config.basemap, config.offline)
                      or recipe.default_basemap(config.lang))
+    if config.distance_max_points < 0:
+        raise ConfigError("[distance] max_points must be 0 (every firm) or a positive number, "
+                          f"got {config.distance_max_points}")
     unknown = sorted(set(config.exports) - set(EXPORT_FORMATS))
     if unknown:
         raise ConfigError(f"unknown export format(s) {unknown}: use {', '.join(EXPORT_FORMATS)}")
@@ -542,7 +550,14 @@ def run(
         with step("distance-based functions and co-location"):
             distance = run_distance_analyses(
                 placed, area, config.analysis_crs, nsim=config.distance_nsim, seed=config.seed,
+                max_points=config.distance_max_points,
             )
+        used = distance["parameters"]["points_used_for_k_and_kd"]
+        total = distance["parameters"]["points_in_window"]
+        if used < total:  # never silently
+            notes.append(f"cross-L and Kd used a seeded random sample of {used:,} of the "
+                         f"{total:,} firms (co-location quotients used every firm); "
+                         "geo run --full uses every firm")
 
     with atomic_folder(config.output, planned=planned, force=force, inputs=inputs) as folder:
         outputs = _write_outputs(

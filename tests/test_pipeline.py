@@ -691,15 +691,42 @@ def test_static_extent_option_reaches_the_config(tmp_path, monkeypatch):
     seen = []
 
     def fake_run(config, **_):
-        seen.append(config.static_extent)
+        seen.append((config.static_extent, config.distance_max_points))
         raise ConfigError("stop here")
 
     monkeypatch.setattr(geo.pipeline, "run", fake_run)
     runner = CliRunner()
     assert runner.invoke(app, ["run", "--static-extent", "city"]).exit_code == 2
-    assert runner.invoke(app, ["run", "--static-extent", "120,30.1,120.4,30.4"]).exit_code == 2
-    assert seen == ["city", "120,30.1,120.4,30.4"]
+    assert runner.invoke(app, ["run", "--static-extent", "120,30.1,120.4,30.4",
+                               "--full"]).exit_code == 2
+    assert seen == [("city", 50_000), ("120,30.1,120.4,30.4", 0)]
     monkeypatch.undo()
     with pytest.raises(ConfigError, match="static_extent takes core, city or W,S,E,N"):
         run(RunConfig(static_extent="downtown", output=tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_distance_sample_is_said_and_full_uses_every_firm(tmp_path):
+    """Above max_points cross-L and Kd sample, and the run says so; 0 (--full) uses all."""
+    from geo.distance import run_distance_analyses
+    from geo.seed import generate_firms
+    from geo.zones import study_area
+
+    firms = generate_firms(1_200, 5).firms
+    area = study_area()
+    sampled = run_distance_analyses(firms, area, "EPSG:4549", nsim=0, max_points=300)
+    every = run_distance_analyses(firms, area, "EPSG:4549", nsim=0, max_points=0)
+    assert sampled["parameters"]["points_used_for_k_and_kd"] == 300
+    n = every["parameters"]["points_in_window"]
+    assert every["parameters"]["points_used_for_k_and_kd"] == n > 300
+    # the co-location quotients use every firm either way
+    pd.testing.assert_frame_equal(sampled["colocation"], every["colocation"])
+
+    result = run(RunConfig(seed_n=1_200, grid=None, distance_nsim=0, distance_max_points=300,
+                           site_k=0, output=tmp_path / "out"))
+    manifest = result.manifest
+    assert manifest["distance"]["points_used_for_k_and_kd"] == 300
+    said = [note for note in manifest["notes"] if "seeded random sample of 300" in note]
+    assert said and "--full" in said[0]
+    with pytest.raises(ConfigError, match="max_points"):
+        run(RunConfig(distance_max_points=-1, output=tmp_path / "bad"))
