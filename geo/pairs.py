@@ -115,8 +115,9 @@ def circle_inside_angle(cx, cy, r, ex0, ey0, ex1, ey1) -> float:
         dx, dy = bx - ax, by - ay
         a = dx * dx + dy * dy
         b = ax * dx + ay * dy
-        c = ax * ax + ay * ay - r2
-        disc = b * b - a * c
+        # b^2 - a(|A|^2 - r^2) written as a r^2 - cross^2: no cancellation between large
+        # terms when the edge is long and far and the circle small (a near-tangent)
+        disc = a * r2 - cross * cross
         if disc <= 0.0:
             continue  # the edge's line misses the open disc
         sq = math.sqrt(disc)
