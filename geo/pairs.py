@@ -43,6 +43,9 @@ import numpy as np
 from geo.threads import run_kernel
 
 N_CHUNKS = 16  # fixed: deterministic summation order on any number of cores
+# a cell and its four forward neighbours: every pair of nearby cells is visited once
+_FORWARD_X = (0, 1, -1, 0, 1)
+_FORWARD_Y = (0, 0, 1, 1, 1)
 
 # correction codes understood by the kernel
 NONE, BORDER_BINNED, TRANSLATE_RECT, ISOTROPIC, BORDER_EXACT = 0, 1, 2, 3, 4
@@ -196,17 +199,7 @@ def _sweep_chunk(
             i = order[p]
             # neighbours: this cell (later points) and four forward cells
             for nb in range(5):
-                if nb == 0:
-                    ox, oy = 0, 0
-                elif nb == 1:
-                    ox, oy = 1, 0
-                elif nb == 2:
-                    ox, oy = -1, 1
-                elif nb == 3:
-                    ox, oy = 0, 1
-                else:
-                    ox, oy = 1, 1
-                gx, gy = cxx + ox, cyy + oy
+                gx, gy = cxx + _FORWARD_X[nb], cyy + _FORWARD_Y[nb]
                 if gx < 0 or gx >= nx or gy >= ny:
                     continue
                 other = gy * nx + gx
@@ -408,17 +401,7 @@ def _distances_chunk(chunk, x, y, order, starts, nx, ny, is_a, is_b, dmax, width
         for p in range(starts[cell], starts[cell + 1]):
             i = order[p]
             for nb in range(5):
-                if nb == 0:
-                    ox, oy = 0, 0
-                elif nb == 1:
-                    ox, oy = 1, 0
-                elif nb == 2:
-                    ox, oy = -1, 1
-                elif nb == 3:
-                    ox, oy = 0, 1
-                else:
-                    ox, oy = 1, 1
-                gx, gy = cxx + ox, cyy + oy
+                gx, gy = cxx + _FORWARD_X[nb], cyy + _FORWARD_Y[nb]
                 if gx < 0 or gx >= nx or gy >= ny:
                     continue
                 other = gy * nx + gx

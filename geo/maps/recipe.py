@@ -180,6 +180,17 @@ class MapRecipe:
         return next((layer for layer in self.layers if layer.name == name), None)
 
 
+# Which label gives way when two compete for room, on the web map and in QGIS
+# (QGIS priorities run 0-10): the proposed zones first, districts last.
+_LABEL_PRIORITY = {"site_zones": 10, "ps_clusters": 8, "towns": 7, "town_centres": 7,
+                   "platforms": 6, "districts": 3}
+
+
+def label_priority(layer: str) -> int:
+    """Return the label priority of a layer (0-10, higher placed first; others 5)."""
+    return _LABEL_PRIORITY.get(layer, 5)
+
+
 def _recipe_basemap(name: str) -> str:
     """Return a recipe's basemap: ``auto`` (by the map's language) or a basemap name."""
     return "auto" if str(name).strip().lower() == "auto" else canonical_basemap(name)

@@ -18,7 +18,7 @@ from xml.etree import ElementTree as ET
 
 import geopandas as gpd
 
-from geo.maps.recipe import Choropleth, LayerStyle, MapRecipe, choropleth_classes
+from geo.maps.recipe import Choropleth, LayerStyle, MapRecipe, choropleth_classes, label_priority
 
 QGIS_VERSION = "3.28.0"
 
@@ -56,9 +56,6 @@ def _symbol(parent: ET.Element, name: str, kind: str, fill: str, stroke: str,
 
 _MAX_LABELLED = 300
 _UNLABELLED = {"town_centres"}
-# Label priority (0-10) by layer: the headline results win where labels collide.
-_LABEL_PRIORITY = {"site_zones": 10, "ps_clusters": 8, "towns": 7, "town_centres": 7,
-                   "platforms": 6, "districts": 3}
 
 
 def _document(renderer: ET.Element, aliases: dict[str, str], label: str | None,
@@ -76,7 +73,7 @@ def _document(renderer: ET.Element, aliases: dict[str, str], label: str | None,
         # polygons: horizontal label around the centroid (placement 0 = around point for
         # points, 1 = over point / horizontal for polygons); a fitting priority
         ET.SubElement(settings, "placement", placement="1" if polygons else "0",
-                      priority=str(_LABEL_PRIORITY.get(layer, 5)), dist="1",
+                      priority=str(label_priority(layer)), dist="1",
                       centroidInside="1", fitInPolygonOnly="0")
         # zone polygons must not push other layers' labels away: only their own
         # labels take space (obstacle off), as on the web map

@@ -30,6 +30,7 @@ from geo.maps.recipe import (
     LayerStyle,
     MapRecipe,
     choropleth_classes,
+    label_priority,
 )
 from geo.outputs import atomic_path
 from geo.safety import escape_html, script_json
@@ -77,9 +78,6 @@ _GROUPS = {"zh": {"zones": "区划与平台", "firms": "企业", "analyses": "�
                   "siting": "选址建议"},
            "en": {"zones": "Zones", "firms": "Enterprises", "analyses": "Analyses",
                   "siting": "Siting"}}
-# labels of higher priority are placed first when they compete for room
-_LABEL_PRIORITY = {"site_zones": 10, "ps_clusters": 8, "towns": 7, "platforms": 5,
-                   "districts": 3}
 
 
 def _group_tag(group: str) -> str:
@@ -210,7 +208,7 @@ def _polygon_layer(
             "bounds": np.round(bounds[:, [1, 0, 3, 2]], 6).reshape(-1, 2, 2).tolist(),
             "area": np.round(gdf.to_crs(_MERCATOR).area.to_numpy() / 1e6, 3).tolist(),
         }), options=script_json({"color": style.color,
-                                 "priority": _LABEL_PRIORITY.get(style.name, 4)})))
+                                 "priority": label_priority(style.name)})))
     group.add_to(m)
     return group
 
