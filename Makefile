@@ -32,9 +32,12 @@ bench: install
 	$(BIN)/python bench/zonal_indices.py
 	$(BIN)/python bench/cross_k.py
 	$(BIN)/python bench/kd_clq.py
+	$(BIN)/python bench/coagglomeration.py
 	$(BIN)/python bench/clusters.py
 	$(BIN)/python bench/siting.py
+	$(BIN)/python bench/siting_scale.py
 	$(BIN)/python bench/web_map.py
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) geo-out dist build .pytest_cache .ruff_cache

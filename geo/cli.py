@@ -718,6 +718,21 @@ PlotOption = Annotated[
     Path | None, typer.Option(help="Plot (.png); default: beside --out with .png.")
 ]
 PopN = Annotated[int, typer.Option("--n", help="Size of the synthetic population.")]
+PairsOption = Annotated[
+    str | None,
+    typer.Option(help="Many industry pairs in one pass instead of --a/--b: all (every pair of "
+                 "types), LEFT*RIGHT (e.g. 'manufacturing*producer_services': every division "
+                 "of the one with every division of the other; × also works) or a CSV file "
+                 "with columns a,b. Writes a pair table, a pair matrix (csv, png) and the "
+                 "curves."),
+]
+LevelOption = Annotated[
+    str, typer.Option(help="Industry level of the types with --pairs: division (C39), group "
+                      "(C391) or class (C3911).")
+]
+MinFirmsOption = Annotated[
+    int, typer.Option(help="With --pairs: leave out types with fewer firms.")
+]
 WeightOption = Annotated[str, typer.Option(help="Point weights: count or employment.")]
 
 
@@ -789,6 +804,43 @@ def _finish(results, out: Path, plot: Path | None, synthetic: bool) -> None:
         echo.print(f"  {path}")
 
 
+def _pair_study(frame, pairs: str, level: str, type_column, min_firms: int, symmetric: bool):
+    """Types of the firms and the pairs ``--pairs`` names (notes printed)."""
+    from geo.coagglomeration import industry_types, resolve_pairs
+
+    types = industry_types(frame, level, type_column)
+    chosen, notes = resolve_pairs(pairs, frame, types, type_column=type_column,
+                                  min_firms=min_firms, symmetric=symmetric)
+    for note in notes:
+        console.print(note)
+    console.print(f"{len(chosen):,} industry pairs ({level if not type_column else type_column})")
+    return types, chosen
+
+
+def _finish_pairs(study, out: Path, synthetic: bool) -> None:
+    from geo.messages import user_lang
+    from geo.pair_outputs import write_pair_study
+
+    written = write_pair_study(study, out, synthetic, lang=user_lang(None))
+    echo = Console()
+    columns = [c for c in ("a", "b", "n_a", "n_b", "Gamma", "Psi", "l_excess_m", "m_max",
+                           "clq", "p_value", "p_colocation", "significant")
+               if c in study.table]
+    echo.print("strongest pairs:")
+    echo.print(study.strongest(10)[columns].to_string(index=False), markup=False,
+               highlight=False)
+    if synthetic:
+        echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
+    for path in written:
+        echo.print(f"  {path}")
+
+
+def _pair_targets(out: Path, plot: Path | None, curves: bool = True) -> list[Path]:
+    """Files a pair study writes (checked before the work starts)."""
+    names = ["_matrix.csv", "_matrix.png"] + (["_curves.csv"] if curves else [])
+    return [out, *(out.with_name(out.stem + n) for n in names)]
+
+
 @index_app.command("crossk")
 @_friendly
 def index_crossk(
@@ -817,17 +869,37 @@ def index_crossk(
     envelope: Annotated[str, typer.Option(help="pointwise or global.")] = "pointwise",
     plot: PlotOption = None,
     n: PopN = 30_000,
+    pairs: PairsOption = None,
+    level: LevelOption = "division",
+    min_firms: MinFirmsOption = 10,
     keep_flagged: KeepFlaggedOption = False,
     force: ForceOption = False,
 ) -> None:
-    """Ripley's cross-K/L of A to B with a random-labelling envelope (spatstat's estimators)."""
+    """Ripley's cross-K/L of A to B with a random-labelling envelope (spatstat's estimators).
+
+    With --pairs: cross-L of many industry pairs (reference a, neighbour b) in one pass,
+    every firm's type permuted over all firms in each simulation.
+    """
     from geo.distance import labelled_types
     from geo.ripley import default_r, kfunction
 
+    if pairs and (fun != "L" or ties != "spatstat" or border not in (None, "binned")):
+        raise ConfigError("--pairs computes cross-L with spatstat's ties and binned border "
+                          "correction: leave out --fun, --ties and --border")
     frame, win, x, y, synthetic = _distance_inputs(
         firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged,
-        targets=[out, plot or out.with_suffix(".png")], force=force,
+        targets=_pair_targets(out, plot) if pairs else [out, plot or out.with_suffix(".png")],
+        force=force,
     )
+    if pairs:
+        from geo.coagglomeration import coagglomeration_cross_l
+
+        types, chosen = _pair_study(frame, pairs, level, type_column, min_firms, False)
+        study = coagglomeration_cross_l(x, y, win, types, chosen, r=default_r(rmax, nr),
+                                        correction=correction, nsim=nsim, seed=seed,
+                                        envelope=envelope)
+        _finish_pairs(study, out, synthetic)
+        return
     types = labelled_types(frame, a, b, type_column)
     result = kfunction(x, y, win, types=types, a=a, b=b, r=default_r(rmax, nr),
                        correction=correction, ties=ties, border=border, nsim=nsim, seed=seed,
@@ -872,19 +944,38 @@ def index_kd(
     seed: SeedOption = 1,
     plot: PlotOption = None,
     n: PopN = 30_000,
+    pairs: PairsOption = None,
+    level: LevelOption = "division",
+    min_firms: MinFirmsOption = 10,
     keep_flagged: KeepFlaggedOption = False,
     force: ForceOption = False,
 ) -> None:
-    """Duranton-Overman K-density of A (or A with B) with counterfactual global bands."""
+    """Duranton-Overman K-density of A (or A with B) with counterfactual global bands.
+
+    With --pairs: the bilateral Kd of many industry pairs in one pass over the firm pairs,
+    each with its own bandwidth, localisation (Gamma) and dispersion (Psi).
+    """
     from geo.distance import labelled_types
     from geo.kdensity import kd_function
 
+    if pairs and estimator != "exact":
+        raise ConfigError("--pairs uses the exact estimator: leave out --estimator")
+    rule = bandwidth if bandwidth in ("nrd0", "SJ") else _metres(bandwidth, "--bandwidth")
     frame, _, x, y, synthetic = _distance_inputs(
         firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged,
-        targets=[out, plot or out.with_suffix(".png")], force=force,
+        targets=_pair_targets(out, plot) if pairs else [out, plot or out.with_suffix(".png")],
+        force=force,
     )
+    if pairs:
+        from geo.coagglomeration import coagglomeration_kd
+
+        types, chosen = _pair_study(frame, pairs, level, type_column, min_firms, True)
+        study = coagglomeration_kd(x, y, types, chosen, weights=_weights(frame, weight),
+                                   rmax=rmax, n_r=nr, bandwidth=rule, adjust=adjust, nsim=nsim,
+                                   seed=seed)
+        _finish_pairs(study, out, synthetic)
+        return
     types = labelled_types(frame, a, b, type_column)
-    rule = bandwidth if bandwidth in ("nrd0", "SJ") else _metres(bandwidth, "--bandwidth")
     result = kd_function(x, y, types, a, b, weights=_weights(frame, weight), rmax=rmax,
                          n_r=nr, bandwidth=rule, adjust=adjust, estimator=estimator, nsim=nsim,
                          seed=seed)
@@ -910,17 +1001,33 @@ def index_m(
     envelope: Annotated[str, typer.Option(help="pointwise or global.")] = "pointwise",
     plot: PlotOption = None,
     n: PopN = 30_000,
+    pairs: PairsOption = None,
+    level: LevelOption = "division",
+    min_firms: MinFirmsOption = 10,
     keep_flagged: KeepFlaggedOption = False,
     force: ForceOption = False,
 ) -> None:
-    """Marcon-Puech M of B around A (reference A, neighbours B) with random labelling."""
+    """Marcon-Puech M of B around A (reference A, neighbours B) with random labelling.
+
+    With --pairs: M of many industry pairs (reference a, neighbour b) in one pass.
+    """
     from geo.distance import labelled_types
     from geo.mfunction import m_function
 
     frame, _, x, y, synthetic = _distance_inputs(
         firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged,
-        targets=[out, plot or out.with_suffix(".png")], force=force,
+        targets=_pair_targets(out, plot) if pairs else [out, plot or out.with_suffix(".png")],
+        force=force,
     )
+    if pairs:
+        from geo.coagglomeration import coagglomeration_m
+
+        types, chosen = _pair_study(frame, pairs, level, type_column, min_firms, False)
+        study = coagglomeration_m(x, y, types, chosen, weights=_weights(frame, weight),
+                                  r=np.linspace(0, rmax, nr), nsim=nsim, seed=seed,
+                                  envelope=envelope)
+        _finish_pairs(study, out, synthetic)
+        return
     types = labelled_types(frame, a, b, type_column)
     result = m_function(x, y, types, a, b, weights=_weights(frame, weight),
                         r=np.linspace(0, rmax, nr), nsim=nsim, seed=seed, envelope=envelope)
@@ -946,20 +1053,37 @@ def index_clq(
         typer.Option(help="Also write the local CLQ of every A firm (.gpkg, .csv, .geojson)."),
     ] = None,
     n: PopN = 30_000,
+    pairs: PairsOption = None,
+    level: LevelOption = "division",
+    min_firms: MinFirmsOption = 10,
     keep_flagged: KeepFlaggedOption = False,
     force: ForceOption = False,
 ) -> None:
-    """Co-location quotients A -> B and B -> A with permutation p-values; local CLQ of A."""
+    """Co-location quotients A -> B and B -> A with permutation p-values; local CLQ of A.
+
+    With --pairs: the CLQ of many industry pairs (b among a's nearest neighbours), all
+    from the same permutations.
+    """
     from geo.colocation import colocation_quotients, local_colocation_quotient
     from geo.distance import labelled_types
     from geo.export import write_layer
     from geo.outputs import atomic_path
     from geo.safety import write_csv
 
+    if pairs and local:
+        raise ConfigError("--local is for one pair (--a/--b), not with --pairs")
     frame, _, x, y, synthetic = _distance_inputs(
         firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged,
-        targets=[out, local], force=force,
+        targets=_pair_targets(out, None, curves=False) if pairs else [out, local],
+        force=force,
     )
+    if pairs:
+        from geo.coagglomeration import coagglomeration_clq
+
+        types, chosen = _pair_study(frame, pairs, level, type_column, min_firms, False)
+        study = coagglomeration_clq(x, y, types, chosen, nsim=nsim, seed=seed)
+        _finish_pairs(study, out, synthetic)
+        return
     types = labelled_types(frame, a, b, type_column)
     res = colocation_quotients(x, y, types, pairs=[(a, b), (b, a), (a, a), (b, b)],
                                nsim=nsim, seed=seed)
@@ -984,6 +1108,62 @@ def index_clq(
         echo.print("[bold]Synthetic data[/] / 合成数据: the enterprises are simulated.")
     for path in written:
         echo.print(f"  {path}")
+
+
+@app.command()
+@_friendly
+def batch(
+    jobs: Annotated[Path, typer.Argument(metavar="JOBS",
+                                         help="Job list: a .toml or .csv file (see above).")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Output folder: every job's files and batch_manifest.json.")],
+    scheduler: Annotated[str | None, typer.Option(
+        help="Address of a running Dask scheduler (tcp://HOST:8786) whose workers do the "
+             "work. Default: a local cluster on this machine.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Local cluster: worker processes (default: the CPUs this process may use); 0 "
+             "runs every job in this process, without Dask.")] = None,
+    threads_per_worker: Annotated[int | None, typer.Option(
+        help="Local cluster: Dask threads per worker (default 1).")] = None,
+    sim_block: Annotated[int | None, typer.Option(
+        help="Labellings (the observed one and the simulations) per task; smaller blocks "
+             "need less memory per worker. Default: each study split over every worker "
+             "thread.")] = None,
+    force: ForceOption = False,
+) -> None:
+    r"""Run many pair studies (cities, years, pairs, statistics) on a Dask cluster.
+
+    Each job is one `geo index STATISTIC --pairs` study and writes the same files
+    (NAME.csv, NAME_matrix.csv, NAME_matrix.png, NAME_curves.csv) into --out, with
+    batch_manifest.json (jobs, parameters, seeds, timings, workers, versions).
+    Kd, cross-L and M are split into blocks of simulations; results are
+    bit-identical on any number of workers and machines.
+
+    Job list, CSV: a header and one row per job (empty cell: the default). TOML:
+    \[\[job]] tables and an optional \[defaults] table. Fields: name, statistic (kd,
+    crossk, m, clq) and pairs (all, LEFT*RIGHT or a CSV of a,b) are required;
+    firms (a file; empty: the synthetic population of n firms), coords, columns
+    (industry_code=行业小类;lon=经度), year (2020, ..2020, 2015.. or 2015..2020),
+    window, analysis_crs, level, type_column, min_firms, keep_flagged, nsim, seed;
+    rmax, nr (kd, crossk, m), weight (kd, m), bandwidth and adjust (kd),
+    correction (crossk), envelope (crossk, m). Paths are relative to the job list.
+    """
+    from geo.batch import read_jobs, run_batch
+    from geo.messages import user_lang
+
+    if scheduler and (workers is not None or threads_per_worker is not None):
+        raise ConfigError("--workers and --threads-per-worker size the local cluster: leave "
+                          "them out with --scheduler (start the workers with dask worker)")
+    job_list = read_jobs(jobs)
+    result = run_batch(job_list, out, scheduler=scheduler, workers=workers,
+                       threads_per_worker=threads_per_worker, block_size=sim_block,
+                       force=force, lang=user_lang(None), job_file=jobs,
+                       report=lambda line: console.print(line, markup=False, highlight=False,
+                                                         soft_wrap=True))
+    done = sum(job["status"] == "done" for job in result.manifest["jobs"])
+    Console().print(f"{done} jobs in {result.manifest['seconds']:.1f} s; manifest: "
+                    f"{result.folder / 'batch_manifest.json'}", markup=False, highlight=False,
+                    soft_wrap=True)
 
 
 @app.command()
@@ -1513,8 +1693,26 @@ def layers() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``geo`` command."""
-    app()
+    """Entry point of the ``geo`` command.
+
+    Exits without tearing down every imported module: freeing numpy, pandas,
+    numba and matplotlib objects one by one took 2-3 s after every command.
+    Exit handlers still run (process pools shut down, files are already
+    closed: outputs are written atomically) and the streams are flushed.
+    """
+    import atexit
+
+    try:
+        app()  # standalone: click and typer end every command with sys.exit
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        if not isinstance(stop.code, int | None):
+            print(stop.code, file=sys.stderr)  # sys.exit("message") prints it
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -110,11 +110,6 @@ def nearest_neighbour_matrix(x: np.ndarray, y: np.ndarray, max_ties: int = 16) -
     return sp.csr_matrix(((1.0 / np.repeat(v, v)), (rows, idx[tied])), shape=(n, n))
 
 
-def _one_hot(codes: np.ndarray, n_types: int) -> sp.csr_matrix:
-    n = len(codes)
-    return sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, n_types))
-
-
 def colocation_quotients(
     x: np.ndarray,
     y: np.ndarray,
@@ -123,6 +118,7 @@ def colocation_quotients(
     pairs: list[tuple[str, str]] | None = None,
     nsim: int = 99,
     seed: int = 0,
+    neighbours: sp.csr_matrix | None = None,
 ) -> CLQResult:
     """Pairwise and global co-location quotients with permutation tests.
 
@@ -138,6 +134,9 @@ def colocation_quotients(
         Random-labelling permutations for the p-values (0: none).
     seed : int
         Seed of the permutations.
+    neighbours : scipy.sparse.csr_matrix, optional
+        :func:`nearest_neighbour_matrix` of these points, when already built
+        (several type pairs over the same firms).
 
     Returns
     -------
@@ -149,7 +148,10 @@ def colocation_quotients(
     n, t = len(codes), len(labels)
     if n < 3:
         raise ConfigError("co-location quotients need at least three points")
-    P = nearest_neighbour_matrix(np.asarray(x, float), np.asarray(y, float))
+    P = (nearest_neighbour_matrix(np.asarray(x, float), np.asarray(y, float))
+         if neighbours is None else neighbours)
+    if P.shape != (n, n):
+        raise ConfigError(f"the neighbour matrix is {P.shape}, not {n} x {n} points")
     counts = np.bincount(codes, minlength=t).astype(float)
     wanted = pairs or [(a, b) for a in labels for b in labels]
     index = {name: k for k, name in enumerate(labels)}
@@ -162,9 +164,12 @@ def colocation_quotients(
 
     expected = counts[ia] * n_b_prime / (n - 1)
 
+    rows = np.repeat(np.arange(n), np.diff(P.indptr))
+    cols, weights = P.indices, P.data
+
     def clq_of(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        L = _one_hot(c, t)
-        C = (L.T @ (P @ L)).toarray()
+        # C[a, b]: the nearest-neighbour weight from type a to type b, one pass over P
+        C = np.bincount(c[rows] * t + c[cols], weights=weights, minlength=t * t).reshape(t, t)
         with np.errstate(divide="ignore", invalid="ignore"):
             pair = C[ia, ib] / expected
             overall = np.trace(C) / np.sum(counts * (counts - 1) / (n - 1))

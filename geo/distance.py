@@ -86,6 +86,50 @@ def labelled_types(
     return labels
 
 
+def type_atoms(
+    firms: pd.DataFrame, a: str, partners: tuple[str, ...], type_column: str | None = None
+) -> tuple[np.ndarray, dict[str, tuple[str, ...]]]:
+    """One type per firm for several overlapping types: the pieces they cut the firms into.
+
+    ``a`` and each partner select firms (:func:`type_mask`); a firm's piece
+    is the set of selections it falls in (``a`` wins over the partners, as
+    in :func:`labelled_types`), and each selection is the union of its
+    pieces. The pair engine of :mod:`geo.coagglomeration` then serves ``a``
+    with every partner in one pass.
+
+    Parameters
+    ----------
+    firms : DataFrame
+        Normalised firms.
+    a : str
+        The first type (``manufacturing``).
+    partners : tuple of str
+        The types paired with it (``producer_services``, ``digital``...).
+    type_column : str, optional
+        Column whose raw values name the types.
+
+    Returns
+    -------
+    tuple
+        The piece of each firm (None: in no selection) and, for ``a`` and
+        every partner, the pieces it unites.
+    """
+    mask_a = type_mask(firms, a, type_column)
+    masks = np.column_stack([type_mask(firms, p, type_column) & ~mask_a for p in partners])
+    keys = np.where(mask_a, a, None).astype(object)
+    # a piece per combination of selections: its bits, then its name (vectorised: 1M firms)
+    bits = masks.astype(np.int64) @ (np.int64(1) << np.arange(len(partners), dtype=np.int64))
+    for combination in np.unique(bits[bits > 0]):
+        keys[bits == combination] = "+".join(
+            p for k, p in enumerate(partners) if combination >> k & 1)
+    members = {a: (a,)} if mask_a.any() else {}
+    for k, partner in enumerate(partners):
+        pieces = sorted({keys[i] for i in np.flatnonzero(masks[:, k])})
+        if pieces:
+            members[partner] = tuple(pieces)
+    return keys, members
+
+
 def make_window(
     spec: str, firms_projected: gpd.GeoDataFrame, analysis_crs: str, area: shapely.Geometry
 ) -> Window:
@@ -479,6 +523,51 @@ def _function_figure(
     return fig, families
 
 
+PAIR_STATISTICS = ("clq", "kd", "crossk", "m")
+
+
+def _pair_studies(frame, x, y, sample, window, pairs: str, statistics: tuple[str, ...], *,
+                  nsim: int, seed: int, k_rmax: float, kd_rmax: float) -> dict:
+    """Division-pair studies of :func:`run_distance_analyses` (CLQ on every firm)."""
+    from geo.coagglomeration import (
+        coagglomeration_clq,
+        coagglomeration_cross_l,
+        coagglomeration_kd,
+        coagglomeration_m,
+        industry_types,
+        resolve_pairs,
+    )
+    from geo.ripley import default_r
+
+    unknown = set(statistics) - set(PAIR_STATISTICS)
+    if unknown:
+        raise ConfigError(f"[distance] pair_statistics: unknown {', '.join(sorted(unknown))}; "
+                          f"use {', '.join(PAIR_STATISTICS)}")
+    if not pairs or not statistics:
+        return {}
+    types = industry_types(frame, "division")
+    studies = {}
+    for statistic in statistics:
+        chosen, _ = resolve_pairs(pairs, frame, types, min_firms=10,
+                                  symmetric=statistic == "kd")
+        if statistic == "clq":
+            studies[statistic] = coagglomeration_clq(x, y, types, chosen, nsim=nsim, seed=seed)
+            continue
+        xs, ys, ts = x[sample], y[sample], types[sample]
+        if statistic == "kd":
+            studies[statistic] = coagglomeration_kd(xs, ys, ts, chosen, rmax=kd_rmax, n_r=101,
+                                                    nsim=nsim, seed=seed)
+        elif statistic == "crossk":
+            studies[statistic] = coagglomeration_cross_l(
+                xs, ys, window, ts, [p for p in chosen if p[0] != p[1]],
+                r=default_r(k_rmax, 129), nsim=nsim, seed=seed)
+        else:
+            studies[statistic] = coagglomeration_m(xs, ys, ts, chosen,
+                                                   r=np.linspace(0, k_rmax, 65), nsim=nsim,
+                                                   seed=seed)
+    return studies
+
+
 DEFAULT_PARTNERS = ("producer_services", "digital", "tech", "finance", "logistics", "business")
 
 
@@ -493,6 +582,8 @@ def run_distance_analyses(
     k_rmax: float = 3000.0,
     kd_rmax: float = 5000.0,
     max_points: int = 50_000,
+    pairs: str = "",
+    pair_statistics: tuple[str, ...] = ("clq",),
 ) -> dict:
     """Cross-L, Kd and co-location of manufacturing with producer services (and each field).
 
@@ -517,17 +608,28 @@ def run_distance_analyses(
         sample of them (independent thinning leaves K and Kd unchanged in
         expectation); 0 uses every firm. Co-location quotients always use
         every firm.
+    pairs : str
+        Industry pairs by GB/T 4754 division (``manufacturing*producer_services``,
+        ``all`` or a CSV file, see :func:`geo.coagglomeration.resolve_pairs`);
+        empty for none.
+    pair_statistics : tuple of str
+        Statistics of those pairs: ``clq`` (every firm), ``kd``, ``crossk``,
+        ``m`` (the sample, like the functions above).
 
     Returns
     -------
     dict
         ``functions`` (list of FunctionResult), ``colocation`` (DataFrame),
-        ``local_clq`` (GeoDataFrame of producer-service firms) and
-        ``parameters``.
+        ``local_clq`` (GeoDataFrame of producer-service firms), ``pair_studies``
+        (statistic -> :class:`geo.coagglomeration.PairStudy`) and ``parameters``.
     """
-    from geo.colocation import colocation_quotients, local_colocation_quotient
-    from geo.kdensity import kd_function
-    from geo.ripley import default_r, kfunction
+    from geo.coagglomeration import coagglomeration_cross_l, coagglomeration_kd
+    from geo.colocation import (
+        colocation_quotients,
+        local_colocation_quotient,
+        nearest_neighbour_matrix,
+    )
+    from geo.ripley import default_r
 
     window = make_window("study", firms.to_crs(analysis_crs), analysis_crs, area)
     x_all, y_all, inside = points_in_window(firms, window, analysis_crs)
@@ -538,28 +640,34 @@ def run_distance_analyses(
         sample = np.sort(np.random.default_rng(seed).choice(len(frame), max_points, False))
     sub = frame.iloc[sample]
     xs, ys = x_all[sample], y_all[sample]
+    # every partner with manufacturing in one pass of each function (pieces: type_atoms)
+    pieces, members = type_atoms(sub, "manufacturing", partners)
+    counts = pd.Series(pieces).value_counts()
+    sizes = {name: int(counts.reindex(list(parts)).fillna(0).sum())
+             for name, parts in members.items()}
+    paired = [p for p in partners
+              if sizes.get(p, 0) >= 2 and sizes.get("manufacturing", 0) >= 2]
+    field_pairs = [("manufacturing", p) for p in paired]
     functions = []
+    if field_pairs:
+        cross = coagglomeration_cross_l(xs, ys, window, pieces, field_pairs, members=members,
+                                        r=default_r(k_rmax, 129), nsim=nsim, seed=seed)
+        kd = coagglomeration_kd(xs, ys, pieces, field_pairs, members=members, rmax=kd_rmax,
+                                n_r=101, nsim=nsim, seed=seed)
+        for lcross, kdensity in zip(cross.results, kd.results, strict=True):
+            functions += [lcross, kdensity]
     clq_rows = []
-    for partner in partners:
-        types = labelled_types(sub, "manufacturing", partner)
-        if (types == partner).sum() < 2 or (types == "manufacturing").sum() < 2:
-            continue
-        functions.append(
-            kfunction(xs, ys, window, types=types, a="manufacturing", b=partner,
-                      r=default_r(k_rmax, 129), correction="border", nsim=nsim, seed=seed,
-                      fun="L")
-        )
-        functions.append(
-            kd_function(xs, ys, types, "manufacturing", partner, rmax=kd_rmax, n_r=101,
-                        nsim=nsim, seed=seed)
-        )
+    nearest = nearest_neighbour_matrix(x_all, y_all)  # built once for every partner
+    for partner in paired:
         full_types = labelled_types(frame, "manufacturing", partner)
         clq = colocation_quotients(
             x_all, y_all, full_types, pairs=[(partner, "manufacturing"),
                                               ("manufacturing", partner)],
-            nsim=nsim, seed=seed,
+            nsim=nsim, seed=seed, neighbours=nearest,
         )
         clq_rows.append(clq.table)
+    pair_studies = _pair_studies(frame, x_all, y_all, sample, window, pairs, pair_statistics,
+                                 nsim=nsim, seed=seed, k_rmax=k_rmax, kd_rmax=kd_rmax)
     ps_types = labelled_types(frame, "producer_services", "manufacturing")
     local = local_colocation_quotient(x_all, y_all, ps_types, "producer_services",
                                       "manufacturing", nsim=nsim, seed=seed)
@@ -575,9 +683,14 @@ def run_distance_analyses(
         "functions": functions,
         "colocation": pd.concat(clq_rows, ignore_index=True) if clq_rows else pd.DataFrame(),
         "local_clq": layer,
+        "pair_studies": pair_studies,
         "parameters": {
             "nsim": nsim, "seed": seed, "k_rmax_m": k_rmax, "kd_rmax_m": kd_rmax,
             "points_in_window": int(len(frame)), "points_used_for_k_and_kd": int(len(sub)),
-            "k_correction": "border", "local_clq_k": 8,
+            "k_correction": "border", "local_clq_k": 8, "pairs": pairs,
+            "pair_statistics": list(pair_statistics) if pairs else [],
+            "pair_counts": {k: len(v.table) for k, v in pair_studies.items()},
+            "null": "types permuted over all firms (one permutation per simulation serves "
+                    "every pair)",
         },
     }

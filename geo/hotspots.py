@@ -48,15 +48,21 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numba
 import numpy as np
 import pandas as pd
-from esda import G_Local, Moran, Moran_Local, Moran_Local_BV, fdr
-from libpysal import weights
 
 from geo.errors import ConfigError
+
+if TYPE_CHECKING:
+    from libpysal import weights
+
+# esda and libpysal are imported where they are used: importing them takes 1-2 s
+# (libpysal loads its graph, example and IO modules), which every geo command that
+# imports this module would otherwise pay, hot spots or not.
 
 LEVELS = (0.01, 0.05, 0.10)
 QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
@@ -134,6 +140,8 @@ def global_moran(values: np.ndarray, w: weights.W, *, permutations: int = 999,
     -------
     GlobalMoran
     """
+    from esda import Moran
+
     y = np.asarray(values, dtype=float)
     w = _copy(w)
     w.transform = "R"
@@ -174,6 +182,8 @@ def spatial_weights(zones: gpd.GeoDataFrame, spec: str = "queen") -> weights.W:
     libpysal.weights.W
         Binary weights; cells without neighbours are islands.
     """
+    from libpysal import weights
+
     kind, _, value = spec.partition(":")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # islands are reported, not warned about
@@ -203,6 +213,8 @@ def spatial_weights(zones: gpd.GeoDataFrame, spec: str = "queen") -> weights.W:
 
 def _fdr_levels(p: np.ndarray) -> dict[float, float]:
     """FDR p-value threshold for each level (0 when nothing passes)."""
+    from esda import fdr
+
     out = {}
     for level in LEVELS:
         with warnings.catch_warnings():
@@ -254,6 +266,8 @@ def hot_spots(
         (pseudo p-value; 1 for islands), ``gi_level`` (0.01/0.05/0.10 or NaN)
         and ``gi_class`` (``hot 99%`` ... ``cold 90%``, ``not significant``).
     """
+    from esda import G_Local
+
     y = np.asarray(values, dtype=float)
     w = _copy(w)
     w.transform = "B"
@@ -406,6 +420,8 @@ def local_moran(
         conditional randomisation (spdep ``localmoran``'s ``Z.Ii``; NaN for
         islands).
     """
+    from esda import Moran_Local, Moran_Local_BV
+
     x = np.asarray(values, dtype=float)
     w = _copy(w)
     w.transform = "R"
@@ -456,6 +472,8 @@ def _esda_quiet() -> Iterator[None]:
 
 def _copy(w: weights.W) -> weights.W:
     """Copy the weights, so changing the transform leaves the caller's alone."""
+    from libpysal import weights
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # disconnected components are fine on a grid
         return weights.W(w.neighbors, {k: list(v) for k, v in w.weights.items()},

@@ -104,21 +104,40 @@ def _observed_bandwidth(x, y, types, a, b, rule, rmax: float) -> tuple[float, di
     return rule_bandwidth(rule, stats), {"bandwidth_pairs": stats["n"]}
 
 
-def _exact_curves(x, y, label_a, label_b, same: bool, h: float, rmax: float,
-                  r: np.ndarray) -> np.ndarray:
-    """Kd of every labelling: distances binned finely, then exact Gaussian smoothing."""
-    step = min(h / FINE_BINS_PER_BANDWIDTH, rmax / 2000)
-    r_fine = np.arange(0, rmax + 5 * h + step, step)
-    hist, _ = pair_histograms(x, y, r_fine, label_a, label_b, correction=NONE)
-    if same:
-        hist = hist / 2
-    d = np.concatenate([[0.0], r_fine[1:] - step / 2])
+def fine_step(h: float, rmax: float) -> float:
+    """Width of the exact estimator's distance bins: at most ``h / 25`` and ``rmax / 2000``."""
+    return min(h / FINE_BINS_PER_BANDWIDTH, rmax / 2000)
+
+
+def fine_grid(h: float, rmax: float, step: float) -> np.ndarray:
+    """Bin bounds of the exact estimator: ``0, step, ...`` to ``rmax + 5 h``."""
+    return np.arange(0, rmax + 5 * h + step, step)
+
+
+def smooth_histogram(hist: np.ndarray, step: float, h: float, r: np.ndarray,
+                     total: np.ndarray) -> np.ndarray:
+    """Kd at ``r`` from pair weights binned on :func:`fine_grid` (one column per labelling).
+
+    Each bin's weight sits at its centre (the first bin, of zero-length
+    pairs, at 0); the Gaussian is reflected at 0 and the sum divided by the
+    total pair weight ``total`` (pairs at any distance).
+    """
+    d = np.concatenate([[0.0], np.arange(1, len(hist)) * step - step / 2])
     kernel = (
         np.exp(-0.5 * ((r[:, None] - d[None, :]) / h) ** 2)
         + np.exp(-0.5 * ((r[:, None] + d[None, :]) / h) ** 2)
     ) / (h * np.sqrt(2 * np.pi))
-    total = _total_pair_weight(label_a, label_b, same)
     return (kernel @ hist) / total[None, :]
+
+
+def _exact_curves(x, y, label_a, label_b, same: bool, h: float, rmax: float,
+                  r: np.ndarray, step: float) -> np.ndarray:
+    """Kd of every labelling: distances binned finely, then exact Gaussian smoothing."""
+    r_fine = fine_grid(h, rmax, step)
+    hist, _ = pair_histograms(x, y, r_fine, label_a, label_b, correction=NONE)
+    if same:
+        hist = hist / 2
+    return smooth_histogram(hist, step, h, r, _total_pair_weight(label_a, label_b, same))
 
 
 def _dbmss_curves(x, y, label_a, label_b, same: bool, rule, adjust: float, rmax: float,
@@ -163,6 +182,7 @@ def kd_function(
     adjust: float = 1.0,
     estimator: str = "exact",
     approximate: int = 1,
+    bin_width: float | None = None,
     nsim: int = 0,
     seed: int = 0,
     alpha: float = 0.05,
@@ -193,6 +213,9 @@ def kd_function(
         See the module docstring.
     approximate : int
         dbmss's ``Approximate`` (bins per rmax / 1024) with ``estimator="dbmss"``.
+    bin_width : float, optional
+        Width (metres) of the exact estimator's distance bins; default
+        :func:`fine_step` (``min(h / 25, rmax / 2000)``).
     nsim : int
         Counterfactuals (0: none).
     seed : int
@@ -237,7 +260,11 @@ def kd_function(
     else:
         h, extra = _observed_bandwidth(x, y, types, a, b, bandwidth, rmax)
         h *= adjust
-        curves = _exact_curves(x, y, label_a, label_b, not b, h, rmax, r)
+        step = fine_step(h, rmax) if bin_width is None else float(bin_width)
+        if not step > 0:
+            raise ConfigError("bin_width must be positive")
+        curves = _exact_curves(x, y, label_a, label_b, not b, h, rmax, r, step)
+        extra["bin_width_m"] = step
     result = FunctionResult(
         "Kd" if not b else "Kd_bilateral", r, curves[:, 0], np.full(n_r, np.nan),
         parameters={
@@ -254,10 +281,9 @@ def kd_function(
         result.theoretical = sims.mean(axis=0)
         result.lo, result.hi = global_bands(sims, alpha)
         result.envelope = "global"
-        above = np.maximum(result.observed - result.hi, 0).sum()
-        below = np.maximum(result.lo - result.observed, 0).sum()
-        result.parameters["Gamma_localisation"] = float(above)
-        result.parameters["Psi_dispersion"] = float(below if above == 0 else 0.0)
+        gamma, psi = localisation(result.observed, result.lo, result.hi)
+        result.parameters["Gamma_localisation"] = gamma
+        result.parameters["Psi_dispersion"] = psi
     return result
 
 
@@ -268,6 +294,18 @@ def _total_pair_weight(label_a: np.ndarray, label_b: np.ndarray, same: bool) -> 
     if same:
         return (sa * sa - (la**2).sum(axis=0)) / 2
     return sa * sb
+
+
+def localisation(observed: np.ndarray, lower: np.ndarray, upper: np.ndarray
+                 ) -> tuple[float, float]:
+    """Duranton–Overman localisation Gamma and dispersion Psi of a Kd curve against its bands.
+
+    Gamma sums the excess over the upper band; Psi the shortfall under the
+    lower band, counted only where Gamma is 0 (D&O 2005, sec. 4.3).
+    """
+    above = float(np.maximum(observed - upper, 0).sum())
+    below = float(np.maximum(lower - observed, 0).sum())
+    return above, (below if above == 0 else 0.0)
 
 
 def global_bands(sims: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:

@@ -121,6 +121,9 @@ def _solve(
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("random_seed", int(seed))
     h.setOptionValue("mip_rel_gap", 1e-6)
+    # presolve probing ignores the time limit on large covering models (221 s at 1M firms
+    # with a 60 s limit, before the root LP); branch and bound probes anyway
+    h.setOptionValue("presolve_rule_off", 32768)
     n = n_x + n_other
     h.addVars(n, np.zeros(n), np.ones(n))
     h.changeColsCost(n, np.arange(n, dtype=np.int32), cost.astype(float))

@@ -385,21 +385,26 @@ def pair_histograms(
 
 
 @numba.njit(cache=True)
-def _distances_chunk(chunk, x, y, order, starts, nx, ny, is_a, is_b, dmax, width, wanted, out,
+def _distances_chunk(chunk, x, y, order, starts, nx, ny, codes, pidx, dmax, width, wanted, out,
                      offsets, sj_width, sj_base, stats, hist, sj_hist):
-    """One chunk of :func:`_distance_pass`: pairs with an A and a B end and d <= dmax.
+    """One chunk of the distance passes: pairs of a wanted type pair with d <= dmax.
 
-    Pass 1 (``wanted`` empty): ``stats`` = count, sum and sum of squares of
-    ``d - dmax / 2``, min, max; ``hist`` = counts in bins of ``width``. Pass 2:
-    the distances of the bins marked in ``wanted`` go to ``out`` from
-    ``offsets``, and ``sj_hist`` counts ``trunc(d / sj_width) - sj_base``.
+    A site pair counts for type pair ``u = pidx[codes[i], codes[j]]`` (-1:
+    none). Pass 1 (``wanted`` empty): ``stats[u]`` = count, sum and sum of
+    squares of ``d - dmax / 2``, min, max; ``hist[u]`` = counts in bins of
+    ``width``. Pass 2: the distances of the bins given a slot in
+    ``wanted[u]`` go to ``out`` from ``offsets``, and ``sj_hist[u]`` counts
+    ``trunc(d / sj_width[u]) - sj_base[u]``.
     """
     shift = dmax / 2
     dmax2 = dmax * dmax * (1.0 + 1e-12)
+    n_bins = hist.shape[1]
     for cell in range(chunk, nx * ny, N_CHUNKS):
         cyy, cxx = cell // nx, cell % nx
         for p in range(starts[cell], starts[cell + 1]):
             i = order[p]
+            if codes[i] < 0:
+                continue
             for nb in range(5):
                 gx, gy = cxx + _FORWARD_X[nb], cyy + _FORWARD_Y[nb]
                 if gx < 0 or gx >= nx or gy >= ny:
@@ -408,7 +413,10 @@ def _distances_chunk(chunk, x, y, order, starts, nx, ny, is_a, is_b, dmax, width
                 first = p + 1 if nb == 0 else starts[other]
                 for q in range(first, starts[other + 1]):
                     j = order[q]
-                    if not ((is_a[i] and is_b[j]) or (is_a[j] and is_b[i])):
+                    if codes[j] < 0:
+                        continue
+                    u = pidx[codes[i], codes[j]]
+                    if u < 0:
                         continue
                     dx = x[i] - x[j]
                     dy = y[i] - y[j]
@@ -418,60 +426,179 @@ def _distances_chunk(chunk, x, y, order, starts, nx, ny, is_a, is_b, dmax, width
                     d = math.sqrt(dd)
                     if d > dmax:
                         continue
-                    k = min(int(d / width), len(hist) - 1)
-                    if len(wanted) == 0:
-                        stats[0] += 1.0
-                        stats[1] += d - shift
-                        stats[2] += (d - shift) * (d - shift)
-                        stats[3] = min(stats[3], d)
-                        stats[4] = max(stats[4], d)
-                        hist[k] += 1
+                    k = min(int(d / width), n_bins - 1)
+                    if wanted.shape[1] == 0:
+                        stats[u, 0] += 1.0
+                        stats[u, 1] += d - shift
+                        stats[u, 2] += (d - shift) * (d - shift)
+                        stats[u, 3] = min(stats[u, 3], d)
+                        stats[u, 4] = max(stats[u, 4], d)
+                        hist[u, k] += 1
                         continue
-                    slot = wanted[k]
+                    slot = wanted[u, k]
                     if slot >= 0:
                         out[offsets[slot]] = d
                         offsets[slot] += 1
-                    if sj_width > 0.0:
-                        s = int(d / sj_width) - sj_base
-                        if s < len(sj_hist):
-                            sj_hist[s] += 1.0
+                    if sj_width[u] > 0.0:
+                        s = int(d / sj_width[u]) - sj_base[u]
+                        if s < sj_hist.shape[1]:
+                            sj_hist[u, s] += 1.0
 
 
 @numba.njit(parallel=True, cache=True)
-def _distance_pass_parallel(x, y, is_a, is_b, dmax, width, n_bins, wanted, n_out, offsets,
-                            sj_width, sj_base, sj_bins):
-    """Both passes of the distance statistics, chunks in parallel."""
+def _distance_pass_parallel(x, y, codes, pidx, n_pairs, dmax, width, n_bins, wanted, n_out,
+                            offsets, sj_width, sj_base, sj_bins):
+    """One distance pass (see :func:`_distances_chunk`), chunks in parallel."""
     order, starts, nx, ny, _, _, _ = _grid(x, y, dmax)
-    stats = np.zeros((N_CHUNKS, 5))
-    stats[:, 3], stats[:, 4] = np.inf, -np.inf
-    hist = np.zeros((N_CHUNKS, n_bins), np.int64)
-    sj_hist = np.zeros((N_CHUNKS, sj_bins))
+    stats = np.zeros((N_CHUNKS, n_pairs, 5))
+    stats[:, :, 3], stats[:, :, 4] = np.inf, -np.inf
+    hist = np.zeros((N_CHUNKS, n_pairs, n_bins), np.int32)
+    sj_hist = np.zeros((N_CHUNKS, n_pairs, sj_bins))
     out = np.empty(n_out)
     for chunk in numba.prange(N_CHUNKS):
-        _distances_chunk(chunk, x, y, order, starts, nx, ny, is_a, is_b, dmax, width, wanted,
+        _distances_chunk(chunk, x, y, order, starts, nx, ny, codes, pidx, dmax, width, wanted,
                          out, offsets[chunk], sj_width, sj_base, stats[chunk], hist[chunk],
                          sj_hist[chunk])
     return stats, hist, out, sj_hist
 
 
 @numba.njit(cache=True)
-def _distance_pass_serial(x, y, is_a, is_b, dmax, width, n_bins, wanted, n_out, offsets,
-                          sj_width, sj_base, sj_bins):
-    """Compute both passes of the distance statistics in one thread."""
+def _distance_pass_serial(x, y, codes, pidx, n_pairs, dmax, width, n_bins, wanted, n_out,
+                          offsets, sj_width, sj_base, sj_bins):
+    """Compute one distance pass in one thread."""
     order, starts, nx, ny, _, _, _ = _grid(x, y, dmax)
-    stats = np.zeros((N_CHUNKS, 5))
-    stats[:, 3], stats[:, 4] = np.inf, -np.inf
-    hist = np.zeros((N_CHUNKS, n_bins), np.int64)
-    sj_hist = np.zeros((N_CHUNKS, sj_bins))
+    stats = np.zeros((N_CHUNKS, n_pairs, 5))
+    stats[:, :, 3], stats[:, :, 4] = np.inf, -np.inf
+    hist = np.zeros((N_CHUNKS, n_pairs, n_bins), np.int32)
+    sj_hist = np.zeros((N_CHUNKS, n_pairs, sj_bins))
     out = np.empty(n_out)
     for chunk in range(N_CHUNKS):
-        _distances_chunk(chunk, x, y, order, starts, nx, ny, is_a, is_b, dmax, width, wanted,
+        _distances_chunk(chunk, x, y, order, starts, nx, ny, codes, pidx, dmax, width, wanted,
                          out, offsets[chunk], sj_width, sj_base, stats[chunk], hist[chunk],
                          sj_hist[chunk])
     return stats, hist, out, sj_hist
 
 
-DISTANCE_BINS = 1 << 16  # pass-1 histogram: each order statistic is looked for in one bin
+DISTANCE_BINS = 1 << 16  # pass-1 bins for one pair: each order statistic is sought in one bin
+MIN_DISTANCE_BINS = 256  # ... shared out among many pairs, but never fewer than this
+
+
+def _quartiles(n: int, order_stat: dict[int, float]) -> list[float]:
+    """R's type-7 quartiles from the order statistics they need."""
+    out = []
+    for pos in (1 + (n - 1) * 0.25, 1 + (n - 1) * 0.75):
+        low, high = order_stat[int(np.floor(pos))], order_stat[int(np.ceil(pos))]
+        h = pos - np.floor(pos)
+        out.append(float(low if h == 0 or high == low else (1 - h) * low + h * high))
+    return out
+
+
+def pair_distance_statistics(
+    x: np.ndarray, y: np.ndarray, codes: np.ndarray, pidx: np.ndarray, dmax: float,
+    sj_bins: int = 0,
+) -> list[dict]:
+    """Exact summaries of the distances up to ``dmax`` of many type pairs, in two passes.
+
+    Every unordered site pair ``(i, j)`` with ``d <= dmax`` is one distance of
+    type pair ``pidx[codes[i], codes[j]]``, as the R package dbmss lists the
+    distances of one pair of types. Nothing is stored per site pair: the
+    first pass counts, sums and bins each type pair's distances; the second
+    picks the order statistics of R's type-7 quartiles out of their bins
+    and, for ``sj_bins``, counts the distances in R's ``bw.SJ`` bins.
+
+    Parameters
+    ----------
+    x, y : ndarray
+        Coordinates.
+    codes : ndarray of int
+        Type code of each site (-1: in no pair).
+    pidx : ndarray of int, shape (T, T)
+        Symmetric: the index of type pair ``{a, b}``, or -1.
+    dmax : float
+        Largest distance.
+    sj_bins : int
+        Number of ``bw.SJ`` bins (``nb``, 1000 in R); 0 skips them.
+
+    Returns
+    -------
+    list of dict
+        Per type pair: ``n`` and, when ``n > 0``, ``mean``, ``sd`` (n - 1
+        denominator), ``q25``, ``q75`` (R ``quantile`` type 7), ``min``,
+        ``max`` and, with ``sj_bins``, ``sj_width`` and ``sj_counts`` (R's
+        ``trunc(x / d)`` bins from the smallest).
+    """
+    x, y = np.ascontiguousarray(x, float), np.ascontiguousarray(y, float)
+    codes = np.ascontiguousarray(codes, np.int64)
+    pidx = np.ascontiguousarray(pidx, np.int64)
+    n_pairs = int(pidx.max()) + 1
+    n_bins = max(MIN_DISTANCE_BINS, DISTANCE_BINS // max(n_pairs, 1))
+    width = dmax / n_bins
+    no_sj = np.zeros(n_pairs)
+    work = len(x) * 4
+    stats, hist, _, _ = run_kernel(
+        _distance_pass_parallel, _distance_pass_serial, work, x, y, codes, pidx, n_pairs,
+        float(dmax), width, n_bins, np.full((n_pairs, 0), -1, np.int64), 0,
+        np.zeros((N_CHUNKS, 0), np.int64), no_sj, np.zeros(n_pairs, np.int64), 0)
+    stats = _combine(stats)
+    total = hist.sum(axis=0, dtype=np.int64)  # (pairs, bins)
+    counts = stats[:, 0].astype(np.int64)
+    # pass 2: the bins holding each pair's quartile order statistics get slots
+    wanted = np.full((n_pairs, n_bins), -1, np.int64)
+    slots, ranks_of = [], {}
+    for u in np.flatnonzero(counts):
+        n = counts[u]
+        positions = np.array([1 + (n - 1) * 0.25, 1 + (n - 1) * 0.75])
+        ranks = np.unique(np.concatenate([np.floor(positions), np.ceil(positions)]))
+        cum = np.cumsum(total[u])
+        bins = np.searchsorted(cum, ranks.astype(np.int64), side="left")
+        ranks_of[u] = (ranks.astype(np.int64), bins, cum)
+        for bin_ in np.unique(bins):
+            wanted[u, bin_] = len(slots)
+            slots.append((u, bin_))
+    per_chunk = (hist[:, [u for u, _ in slots], [b for _, b in slots]] if slots
+                 else np.zeros((N_CHUNKS, 0), np.int64)).astype(np.int64)
+    sizes = per_chunk.sum(axis=0)
+    slot_start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    offsets = slot_start[None, :] + np.cumsum(per_chunk, axis=0) - per_chunk
+    lo, hi = stats[:, 3], stats[:, 4]
+    sj_width = np.where(counts > 0, (hi - lo) * 1.01 / max(sj_bins, 1), 0.0) if sj_bins else no_sj
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sj_base = np.where(sj_width > 0, lo / np.where(sj_width > 0, sj_width, 1), 0)
+    sj_base = sj_base.astype(np.int64)
+    _, _, picked, sj_hist = run_kernel(
+        _distance_pass_parallel, _distance_pass_serial, work, x, y, codes, pidx, n_pairs,
+        float(dmax), width, n_bins, wanted, int(sizes.sum()), np.ascontiguousarray(offsets),
+        sj_width, sj_base, max(sj_bins, 0))
+    sj_counts = sj_hist.sum(axis=0)
+    out = []
+    for u in range(n_pairs):
+        n = int(counts[u])
+        if n == 0:
+            out.append({"n": 0})
+            continue
+        ranks, bins, cum = ranks_of[u]
+        order_stat = {}
+        for bin_ in np.unique(bins):
+            slot = wanted[u, bin_]
+            values = np.sort(picked[slot_start[slot]:slot_start[slot] + sizes[slot]])
+            before = cum[bin_] - total[u, bin_]
+            for rank in ranks[bins == bin_]:
+                order_stat[int(rank)] = values[rank - 1 - before]
+        mean_shifted = stats[u, 1] / n
+        var = (stats[u, 2] - n * mean_shifted**2) / (n - 1) if n > 1 else np.nan
+        q25, q75 = _quartiles(n, order_stat)
+        row = {"n": n, "mean": dmax / 2 + mean_shifted, "sd": float(np.sqrt(var)), "q25": q25,
+               "q75": q75, "min": float(lo[u]), "max": float(hi[u])}
+        if sj_bins:
+            row["sj_width"], row["sj_counts"] = float(sj_width[u]), sj_counts[u]
+        out.append(row)
+    return out
+
+
+def _combine(stats: np.ndarray) -> np.ndarray:
+    """Per-chunk (count, sum, sum of squares, min, max) combined, chunks in a fixed order."""
+    out = stats[:, :, :3].sum(axis=0)
+    return np.column_stack([out, stats[:, :, 3].min(axis=0), stats[:, :, 4].max(axis=0)])
 
 
 def distance_statistics(
@@ -482,17 +609,14 @@ def distance_statistics(
 
     Every unordered pair with an A end and a B end (``is_a`` = ``is_b``: the
     pairs of A points) and ``d <= dmax`` is one distance, as the R package
-    dbmss lists them. Two passes over the pairs, nothing stored per pair:
-    the first counts, sums and bins the distances; the second picks the
-    order statistics of R's type-7 quartiles out of their bins and, for
-    ``sj_bins``, counts the distances in R's ``bw.SJ`` bins.
+    dbmss lists them (see :func:`pair_distance_statistics`).
 
     Parameters
     ----------
     x, y : ndarray
         Coordinates.
     is_a, is_b : ndarray of bool
-        Which points are of type A and B.
+        Which points are of type A and B: the same array, or disjoint.
     dmax : float
         Largest distance.
     sj_bins : int
@@ -501,59 +625,12 @@ def distance_statistics(
     Returns
     -------
     dict
-        ``n``, ``mean``, ``sd`` (n - 1 denominator), ``q25``, ``q75`` (R
-        ``quantile`` type 7), ``min``, ``max`` and, with ``sj_bins``,
-        ``sj_width`` and ``sj_counts`` (R's ``trunc(x / d)`` bins from the smallest).
+        As one entry of :func:`pair_distance_statistics`.
     """
-    x, y = np.ascontiguousarray(x, float), np.ascontiguousarray(y, float)
-    a, b = np.ascontiguousarray(is_a, np.uint8), np.ascontiguousarray(is_b, np.uint8)
-    width = dmax / DISTANCE_BINS
-    none = np.full(0, -1, np.int64)
-    no_offsets = np.zeros((N_CHUNKS, 0), np.int64)
-    work = len(x) * 4
-    stats, hist, _, _ = run_kernel(_distance_pass_parallel, _distance_pass_serial, work,
-                                   x, y, a, b, float(dmax), width, DISTANCE_BINS, none, 0,
-                                   no_offsets, 0.0, 0, 0)
-    n = int(stats[:, 0].sum())
-    if n == 0:
-        return {"n": 0}
-    mean_shifted = stats[:, 1].sum() / n
-    mean = dmax / 2 + mean_shifted
-    var = (stats[:, 2].sum() - n * mean_shifted**2) / (n - 1) if n > 1 else np.nan
-    lo, hi = stats[:, 3].min(), stats[:, 4].max()
-    # R quantile type 7: order statistics lo = floor(1 + (n - 1) p), hi = ceiling(...)
-    positions = np.array([1 + (n - 1) * 0.25, 1 + (n - 1) * 0.75])
-    ranks = np.unique(np.concatenate([np.floor(positions), np.ceil(positions)]).astype(np.int64))
-    total = hist.sum(axis=0)
-    cum = np.cumsum(total)
-    bins = np.searchsorted(cum, ranks, side="left")  # bin holding the rank-th smallest
-    wanted = np.full(DISTANCE_BINS, -1, np.int64)
-    chosen = np.unique(bins)
-    wanted[chosen] = np.arange(len(chosen))
-    # where each chunk writes the distances of each chosen bin
-    per_chunk = hist[:, chosen]  # (chunks, chosen)
-    starts = np.concatenate([[0], np.cumsum(total[chosen])[:-1]])
-    offsets = starts[None, :] + np.cumsum(per_chunk, axis=0) - per_chunk
-    sj_width = (hi - lo) * 1.01 / sj_bins if sj_bins else 0.0
-    sj_base = int(lo / sj_width) if sj_bins else 0
-    _, _, picked, sj_hist = run_kernel(
-        _distance_pass_parallel, _distance_pass_serial, work, x, y, a, b, float(dmax), width,
-        DISTANCE_BINS, wanted, int(total[chosen].sum()), np.ascontiguousarray(offsets), sj_width,
-        sj_base, max(sj_bins, 0),
-    )
-    order_stat = {}
-    for k, bin_ in enumerate(chosen):
-        values = np.sort(picked[starts[k]:starts[k] + total[bin_]])
-        before = cum[bin_] - total[bin_]
-        for rank in ranks[bins == bin_]:
-            order_stat[int(rank)] = values[rank - 1 - before]
-    quartiles = []
-    for pos in positions:
-        low, high = order_stat[int(np.floor(pos))], order_stat[int(np.ceil(pos))]
-        h = pos - np.floor(pos)
-        quartiles.append(low if h == 0 or high == low else (1 - h) * low + h * high)
-    out = {"n": n, "mean": mean, "sd": float(np.sqrt(var)), "q25": float(quartiles[0]),
-           "q75": float(quartiles[1]), "min": float(lo), "max": float(hi)}
-    if sj_bins:
-        out["sj_width"], out["sj_counts"] = sj_width, sj_hist.sum(axis=0)
-    return out
+    is_a, is_b = np.asarray(is_a, bool), np.asarray(is_b, bool)
+    same = np.array_equal(is_a, is_b)
+    if not same and (is_a & is_b).any():
+        raise ValueError("is_a and is_b must be the same or disjoint")
+    codes = np.where(is_a, 0, np.where(is_b, 1, -1))
+    pidx = np.array([[0, 0], [0, -1]]) if same else np.array([[-1, 0], [0, -1]])
+    return pair_distance_statistics(x, y, codes, pidx, dmax, sj_bins)[0]

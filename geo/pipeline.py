@@ -27,7 +27,12 @@ from geo import __version__
 from geo.clusters import cluster_areas
 from geo.crs import parse_coord_system
 from geo.density import density_layers
-from geo.distance import plot_function, run_distance_analyses, write_function_table
+from geo.distance import (
+    PAIR_STATISTICS,
+    plot_function,
+    run_distance_analyses,
+    write_function_table,
+)
 from geo.errors import ConfigError, InputError
 from geo.export import EXPORT_FORMATS, export_layers, read_layers, write_geopackage, write_tables
 from geo.firms import FirmTable, read_firms
@@ -48,6 +53,7 @@ from geo.maps.extent import parse_extent
 from geo.maps.static import find_cjk_font, write_static_maps
 from geo.maps.styles import write_layer_styles
 from geo.outputs import atomic_folder, atomic_path, check_output_folder
+from geo.pair_outputs import write_pair_study
 from geo.safety import write_csv
 from geo.seed import BASE_SIZE, generate_firms
 from geo.siting import SiteOptions, site_zones
@@ -107,6 +113,13 @@ class RunConfig:
     distance_nsim : int
         Simulations of the distance-based functions (cross-L, Kd, co-location
         quotients); -1 skips them.
+    distance_pairs : str
+        Industry pairs by GB/T 4754 division for the pair studies
+        (``manufacturing*producer_services``, ``all`` or a CSV file); empty
+        for none.
+    distance_pair_statistics : list of str
+        Statistics of those pairs: ``clq`` (default; cheap), ``kd``,
+        ``crossk``, ``m``.
     distance_max_points : int
         Above this many firms, cross-L and Kd use a seeded random sample of
         this size (printed and in the manifest); 0 uses every firm
@@ -174,6 +187,8 @@ class RunConfig:
     groups: str = "fields"
     distance_nsim: int = 99
     distance_max_points: int = 50_000
+    distance_pairs: str = "manufacturing*producer_services"
+    distance_pair_statistics: list[str] = field(default_factory=lambda: ["clq"])
     permutations: int = 999
     hotspot_cells: str = "occupied"
     min_cluster_size: int = 50
@@ -210,7 +225,8 @@ _TOML_KEYS = {
                "allow_formulas": "allow_formulas"},
     "map": {"basemap": "basemap", "offline": "offline", "static_extent": "static_extent"},
     "indices": {"grid": "grid", "weighting": "weighting", "groups": "groups"},
-    "distance": {"nsim": "distance_nsim", "max_points": "distance_max_points"},
+    "distance": {"nsim": "distance_nsim", "max_points": "distance_max_points",
+                 "pairs": "distance_pairs", "pair_statistics": "distance_pair_statistics"},
     "clusters": {"permutations": "permutations", "min_cluster_size": "min_cluster_size",
                  "density_bandwidth": "density_bandwidth", "hotspot_cells": "hotspot_cells"},
     "siting": {"k": "site_k", "radius": "site_radius", "method": "site_method",
@@ -431,6 +447,14 @@ def run(
     if config.distance_max_points < 0:
         raise ConfigError("[distance] max_points must be 0 (every firm) or a positive number, "
                           f"got {config.distance_max_points}")
+    wanted = config.distance_pair_statistics
+    if not isinstance(wanted, list) or not all(isinstance(w, str) for w in wanted) or (
+            set(wanted) - set(PAIR_STATISTICS)):
+        raise ConfigError("[distance] pair_statistics must be a list of "
+                          f"{', '.join(PAIR_STATISTICS)}, got {wanted!r}")
+    if not isinstance(config.distance_pairs, str):
+        raise ConfigError("[distance] pairs must be text: manufacturing*producer_services, all, "
+                          "a CSV file of pairs, or \"\" for none")
     unknown = sorted(set(config.exports) - set(EXPORT_FORMATS))
     if unknown:
         raise ConfigError(f"unknown export format(s) {unknown}: use {', '.join(EXPORT_FORMATS)}")
@@ -550,7 +574,8 @@ def run(
         with step("distance-based functions and co-location"):
             distance = run_distance_analyses(
                 placed, area, config.analysis_crs, nsim=config.distance_nsim, seed=config.seed,
-                max_points=config.distance_max_points,
+                max_points=config.distance_max_points, pairs=config.distance_pairs,
+                pair_statistics=tuple(config.distance_pair_statistics),
             )
         used = distance["parameters"]["points_used_for_k_and_kd"]
         total = distance["parameters"]["points_in_window"]
@@ -602,7 +627,8 @@ def _planned_outputs(config: RunConfig) -> list[str]:
     if config.site_k > 0:
         names.append("sites.csv")
     if config.distance_nsim >= 0:
-        names += ["distance_functions.csv", "colocation.csv", "plots/*"]
+        names += ["distance_functions.csv", "colocation.csv", "plots/*", "pairs_*.csv",
+                  "pairs_*.png"]
     names += [f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}"
               for fmt in config.exports]
     return names
@@ -703,6 +729,10 @@ def _write_outputs(
                 write_csv(distance["colocation"].assign(synthetic=synthetic), tmp,
                           allow_formulas=trusted)
             outputs.append("colocation.csv")
+            for statistic, study in distance["pair_studies"].items():
+                for written in write_pair_study(study, folder / f"pairs_{statistic}.csv",
+                                                synthetic, lang=config.lang):
+                    outputs.append(written.name)
             for result in distance["functions"]:
                 name = f"{result.name}_{result.parameters['a']}_{result.parameters['b']}.png"
                 # title and reading in the run's language (English without a CJK font)
@@ -749,6 +779,18 @@ def _readme(config: RunConfig, table: FirmTable, synthetic: bool, source_note: s
         "zone layer / 各图层集聚指数",
         "manifest.json               inputs, parameters, versions, timings / 运行记录",
     ]
+    if config.distance_nsim >= 0:
+        lines[-1:-1] = [
+            "distance_functions.csv      cross-L and Kd of manufacturing with producer services "
+            "and each field / 制造业与生产性服务业的交叉 L 与 Kd 函数",
+            "colocation.csv              co-location quotients / 共位商",
+        ]
+        if config.distance_pairs and config.distance_pair_statistics:
+            lines[-1:-1] = [
+                f"pairs_*.csv, pairs_*.png   {', '.join(config.distance_pair_statistics)} of "
+                f"every industry pair ({config.distance_pairs}): table, matrix, figure / "
+                "行业对协同集聚表与矩阵",
+            ]
     if synthetic:
         lines[2:2] = [SYNTHETIC_NOTE_ZH, SYNTHETIC_NOTE_EN, ""]
     return "\n".join(lines) + "\n"

@@ -440,16 +440,28 @@ def _translate_polygon(
 
 
 def _labels_for(
-    types: np.ndarray, a: str, b: str | None, nsim: int, seed: int
+    types: np.ndarray, a: str, b: str | None, nsim: int, seed: int, relabel: str = "pair"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Observed and randomly relabelled type indicators, shape (n, 1 + nsim).
 
-    Cross-type (``b`` given): the pattern is the points of type A or B; each
-    simulation permutes their types. Univariate: the pattern is every point
-    (all sites); each simulation draws as many A points from all sites.
+    Cross-type (``b`` given) with ``relabel="pair"``: the pattern is the points
+    of type A or B; each simulation permutes their types. With
+    ``relabel="all"``: the pattern is every point and each simulation
+    permutes all types over all points (one permutation of the sites per
+    simulation, as :mod:`geo.coagglomeration` draws them for every pair at
+    once). Univariate: the pattern is every point; each simulation draws as
+    many A points from all sites.
     """
     types = np.asarray(types, dtype=object)
     rng = np.random.default_rng(seed)
+    if b is not None and relabel == "all":
+        n = len(types)
+        label_a = np.empty((n, 1 + nsim), np.uint8)
+        label_b = np.empty((n, 1 + nsim), np.uint8)
+        for s in range(1 + nsim):
+            t = types if s == 0 else types[rng.permutation(n)]
+            label_a[:, s], label_b[:, s] = t == a, t == b
+        return np.ones(n, bool), label_a, label_b
     keep = np.ones(len(types), bool) if b is None else (types == a) | (types == b)
     n = int(keep.sum())
     label_a = np.empty((n, 1 + nsim), np.uint8)
@@ -478,6 +490,7 @@ def kfunction(
     envelope: str = "pointwise",
     nrank: int = 1,
     fun: str = "K",
+    relabel: str = "pair",
 ) -> FunctionResult:
     """Ripley's K (or L) function, univariate or cross-type, with an envelope.
 
@@ -521,6 +534,11 @@ def kfunction(
         Rank of the envelope bounds.
     fun : {"K", "L"}
         Return K or L = sqrt(K / pi).
+    relabel : {"pair", "all"}
+        Cross-type null: permute the A and B labels among the A and B points
+        (``"pair"``), or permute every point's type over all points
+        (``"all"``: the null of :mod:`geo.coagglomeration`, which tests many
+        pairs with the same permutations).
 
     Returns
     -------
@@ -548,7 +566,9 @@ def kfunction(
         types, a = np.full(len(x), "all", dtype=object), "all"
     elif a is None:
         raise ConfigError("give the type a (and b for the cross-type function)")
-    keep, label_a, label_b = _labels_for(types, a, b, nsim, seed)
+    if relabel not in ("pair", "all"):
+        raise ConfigError(f"unknown relabel '{relabel}': use pair or all")
+    keep, label_a, label_b = _labels_for(types, a, b, nsim, seed, relabel)
     if label_a[:, 0].sum() < (1 if b else 2) or (b and label_b[:, 0].sum() < 1):
         raise ConfigError(f"too few points of type {a}{' or ' + b if b else ''}")
     tie_code, border_used = _route(b is not None, spatstat_even(r), window.is_rectangle,
@@ -575,7 +595,8 @@ def kfunction(
             "nrank": nrank, "n_a": int(label_a[:, 0].sum()),
             "n_b": int(label_b[:, 0].sum()) if b else None,
             "window_area_m2": window.area,
-            "null": ("random labelling of A and B" if b else "A drawn from all sites")
+            "null": (("random labelling of all points" if relabel == "all" else
+                      "random labelling of A and B") if b else "A drawn from all sites")
             if nsim else None,
         },
     )
@@ -619,8 +640,10 @@ def add_envelope(
         ordered = np.sort(sims, axis=0)
         result.lo, result.hi = ordered[nrank - 1], ordered[nsim - nrank]
     elif kind == "global":
-        centre = np.nanmean(sims, axis=0) if nsim else result.theoretical
         defined = np.all(np.isfinite(sims), axis=0) & np.isfinite(result.observed)
+        centre = np.full(sims.shape[1], np.nan)  # undefined where every curve is (M at r = 0)
+        some = np.isfinite(sims).any(axis=0)
+        centre[some] = np.nanmean(sims[:, some], axis=0)
         dev = np.abs(sims[:, defined] - centre[defined]).max(axis=1)
         d_obs = np.abs(result.observed[defined] - centre[defined]).max()
         bound = np.sort(dev)[nsim - nrank]

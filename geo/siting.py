@@ -37,7 +37,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from geo.access import DECAYS, two_step_fca
+from geo.access import DECAYS, sums_within, two_step_fca
 from geo.crs import DEFAULT_ANALYSIS_CRS, WGS84
 from geo.errors import ConfigError, InputError
 from geo.grids import make_grid
@@ -164,23 +164,8 @@ def _sums_within(
     centres: np.ndarray, points: np.ndarray, radius: float, columns: np.ndarray
 ) -> np.ndarray:
     """Sum of each column of ``columns`` (points × k) over points within ``radius``."""
-    out = np.zeros((len(centres), columns.shape[1]))
-    if len(points) == 0 or len(centres) == 0:
-        return out
-    tree = cKDTree(points)
-    # chunks bound the memory of the neighbour lists (dense centres reach thousands)
-    for start in range(0, len(centres), 500):
-        found = tree.query_ball_point(centres[start:start + 500], radius)
-        lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
-        if lengths.sum() == 0:
-            continue
-        members = np.concatenate([np.asarray(f, dtype=np.int64) for f in found if f])
-        owner = np.repeat(np.arange(len(found)), lengths)
-        for c in range(columns.shape[1]):
-            out[start:start + len(found), c] = np.bincount(
-                owner, weights=columns[members, c], minlength=len(found)
-            )
-    return out
+    # streamed over the pairs (geo.access): neighbour lists of dense centres reach 10^5 points
+    return sums_within(centres, points, radius, columns, decay="uniform")
 
 
 def _zone_names(points: gpd.GeoDataFrame, zones: dict[str, gpd.GeoDataFrame],
@@ -514,10 +499,12 @@ def site_zones(
     if zone_supply is None:  # no strong cluster: what a typical supplied candidate reaches
         reached = frame["supply"][frame["supply"] > 0]
         zone_supply = float(reached.median()) if len(reached) else supply.sum() / options.k
-    after, _ = two_step_fca(demand_xy, demand[d_idx],
-                            np.r_[xy[s_idx], site_xy[chosen]],
-                            np.r_[supply[s_idx], np.full(len(chosen), zone_supply)],
-                            options.radius, options.decay)
+    # the 2SFCA adds up over supplies (a supply's ratio depends on the demand only), so
+    # the new zones' own accessibility is added to the one before: no second pass over
+    # every supply-demand pair
+    added, _ = two_step_fca(demand_xy, demand[d_idx], site_xy[chosen],
+                            np.full(len(chosen), zone_supply), options.radius, options.decay)
+    after = access + added
     relative_after = after / city_ratio
     unmet_after = demand[d_idx] * np.clip(1.0 - relative_after, 0.0, None)
     after_sum = _sums_within(site_xy[chosen], demand_xy, options.radius,
@@ -603,8 +590,11 @@ def site_zones(
 def _rank(demand_xy: np.ndarray, unmet: np.ndarray, sites_xy: np.ndarray,
           radius: float) -> tuple[np.ndarray, np.ndarray]:
     """Greedy order of the sites by the unmet demand each adds, and those amounts."""
-    tree = cKDTree(demand_xy)
-    reach = [np.asarray(tree.query_ball_point(p, radius), dtype=int) for p in sites_xy]
+    # one sorted index array per chosen site (few): O(k n) time, no per-pair Python lists;
+    # d^2 <= r^2 compared as cKDTree does
+    r2 = float(radius) * float(radius)
+    reach = [np.flatnonzero((demand_xy[:, 0] - x) ** 2 + (demand_xy[:, 1] - y) ** 2 <= r2)
+             for x, y in sites_xy]
     left = unmet.copy()
     order, marginal = [], []
     remaining = list(range(len(sites_xy)))

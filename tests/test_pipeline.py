@@ -327,6 +327,13 @@ def test_run_writes_distance_functions_plots_and_local_clq(default_run):
     assert len(local) > 0 and (local["lclq"] >= 0).all()
     manifest = json.loads((result.folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["distance"]["nsim"] == 99
+    # every division pair of manufacturing x producer services, from the same permutations
+    pairs = pd.read_csv(result.folder / "pairs_clq.csv", encoding="utf-8-sig")
+    assert len(pairs) == manifest["distance"]["pair_counts"]["clq"] > 100
+    assert pairs["a"].str.startswith("C").all() and pairs["synthetic"].all()
+    assert {"a_name_zh", "clq", "p_colocation", "significant"} <= set(pairs.columns)
+    assert (result.folder / "pairs_clq_matrix.png").stat().st_size > 10_000
+    assert "pairs_clq_matrix.csv" in manifest["outputs"]
     text = (result.folder / "map.html").read_text(encoding="utf-8")
     title = "生产性服务业企业的局部共位商（相对制造业）"
     assert title in text or json.dumps(title)[1:-1] in text
@@ -703,6 +710,14 @@ def test_static_extent_option_reaches_the_config(tmp_path, monkeypatch):
     monkeypatch.undo()
     with pytest.raises(ConfigError, match="static_extent takes core, city or W,S,E,N"):
         run(RunConfig(static_extent="downtown", output=tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_pair_statistics_are_checked_before_the_run(tmp_path):
+    with pytest.raises(ConfigError, match="pair_statistics must be a list of clq, kd"):
+        run(RunConfig(distance_pair_statistics=["egk"], output=tmp_path / "out"))
+    with pytest.raises(ConfigError, match="pair_statistics"):
+        run(RunConfig(distance_pair_statistics="kd", output=tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 

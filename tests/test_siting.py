@@ -305,3 +305,129 @@ def test_cli_writes_ranked_zones(tmp_path):
     bad = CliRunner().invoke(app, ["site", "--n", "2000", "--method", "greedy",
                                    "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "unknown method" in bad.output
+
+
+# ---------------------------------------------------------------- against brute force
+# Independent references: plain numpy all-pairs matrices on integer points, with duplicate
+# points and pairs exactly at the radius (3-4-5 offsets), which count (d <= radius).
+
+
+def _within(a_xy, b_xy, radius):
+    d2 = ((a_xy[:, None, :] - b_xy[None, :, :]) ** 2).sum(axis=2)
+    return d2 <= radius**2, d2
+
+
+def _lattice_firms(seed, n=500, step=100.0, side=20):
+    rng = np.random.default_rng(seed)
+    cells = rng.integers(0, side, (n, 2))
+    cells[:40] = cells[40:80]  # duplicate locations
+    firms = _frame([tuple(c * step) for c in cells])
+    firms["group"] = rng.choice(["manufacturing", "producer_services", "other"], n,
+                                p=[0.45, 0.35, 0.2])
+    firms["field"] = np.where(firms["group"].eq("producer_services"), "digital", None)
+    firms["high_tech"] = rng.random(n) < 0.3
+    firms["employees"] = rng.integers(1, 200, n).astype(float)
+    return firms
+
+
+@pytest.mark.parametrize("decay", ["uniform", "gaussian"])
+@pytest.mark.parametrize("weighting", ["count", "employment"])
+def test_candidate_scores_equal_brute_force(decay, weighting):
+    firms = _lattice_firms(4)
+    radius = 500.0  # lattice step 100 m: offsets (300, 400) and (500, 0) lie exactly on it
+    spots = [(x, y) for x in range(0, 2000, 300) for y in range(0, 2000, 400)]
+    options = SiteOptions(k=2, radius=radius, decay=decay, weighting=weighting, mask="none",
+                          zone_supply=5.0, high_tech_weight=2.0)
+    result = site_zones(firms, _zones(), options, candidates=_candidates(spots))
+    xy = np.c_[firms.geometry.x, firms.geometry.y]
+    site_xy = np.array(spots, dtype=float) + [X0, Y0]
+    weight = np.ones(len(firms)) if weighting == "count" else firms["employees"].to_numpy()
+    manufacturing = firms["group"].eq("manufacturing").to_numpy()
+    services = firms["group"].eq("producer_services").to_numpy()
+    demand = np.where(manufacturing, weight * np.where(firms["high_tech"], 2.0, 1.0), 0.0)
+    supply = np.where(services, weight, 0.0)
+    city_ratio = supply.sum() / demand.sum()
+
+    def brute_2sfca(supply_xy, supply_weight):
+        # R_j = S_j / sum_k P_k f(d_kj), A_i = sum_j R_j f(d_ij), from the formulas
+        inside, d2 = _within(supply_xy, xy[manufacturing], radius)
+        if decay == "uniform":
+            f = inside.astype(float)
+        else:
+            edge = np.exp(-0.5)
+            f = np.where(inside & (d2 < radius**2),
+                         (np.exp(-0.5 * d2 / radius**2) - edge) / (1 - edge), 0.0)
+        reached = f @ demand[manufacturing]
+        ratio = np.divide(supply_weight, reached, out=np.zeros_like(reached), where=reached > 0)
+        relative = np.zeros(len(firms))
+        relative[manufacturing] = (f.T @ ratio) / city_ratio
+        return relative
+
+    _, d2 = _within(xy[services], xy[manufacturing], radius)
+    assert (d2 == radius**2).any() and (d2 == 0).any()
+    relative = brute_2sfca(xy[services], supply[services])
+    unmet = demand * np.clip(1 - relative, 0, None)
+    near, _ = _within(site_xy, xy, radius)
+    candidates = result.candidates.set_index("candidate_id").loc[
+        [f"C{i + 1}" for i in range(len(spots))]]
+    for column, want in (("demand", near @ demand), ("supply", near @ supply),
+                         ("unmet_demand", near @ unmet)):
+        np.testing.assert_allclose(candidates[column], want, rtol=1e-12, atol=1e-9, err_msg=column)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        access_before = (near @ (demand * relative)) / (near @ demand)
+    np.testing.assert_allclose(candidates["access_before"], access_before, rtol=1e-12)
+    # after: the chosen zones add zone_supply each at their site
+    chosen = [int(c[1:]) - 1 for c in result.sites["candidate_id"]]
+    after = brute_2sfca(np.r_[xy[services], site_xy[chosen]],
+                        np.r_[supply[services], np.full(len(chosen), 5.0)])
+    assert result.summary["unmet_after"] == pytest.approx(
+        (demand * np.clip(1 - after, 0, None)).sum(), rel=1e-12)
+    np.testing.assert_allclose(result.sites["access_after"],
+                               (near[chosen] @ (demand * after)) / (near[chosen] @ demand),
+                               rtol=1e-12)
+    # the chosen zones are ranked by the unmet demand each adds, greedily
+    left = unmet[manufacturing].copy()
+    for site, covered in zip(chosen, result.sites["unmet_covered"], strict=True):
+        reach = near[site][manufacturing]
+        assert covered == pytest.approx(left[reach].sum(), rel=1e-12)
+        left[reach] = 0.0
+
+
+def test_rank_equals_brute_force_greedy():
+    from geo.siting import _rank
+
+    rng = np.random.default_rng(9)
+    demand_xy = rng.integers(0, 40, (400, 2)).astype(float) + [X0, Y0]
+    demand_xy[:30] = demand_xy[30:60]
+    unmet = rng.random(400) * (rng.random(400) < 0.7)
+    sites_xy = rng.integers(0, 40, (12, 2)).astype(float) + [X0, Y0]
+    sites_xy[5] = sites_xy[2]  # two sites at one spot: the first wins their tie, then adds 0
+    radius = 5.0
+    reach, d2 = _within(sites_xy, demand_xy, radius)
+    assert (d2 == radius**2).sum() > 5
+    left, want_order, want_gain = unmet.copy(), [], []
+    remaining = list(range(len(sites_xy)))
+    while remaining:
+        gains = reach[remaining] @ left
+        best = remaining.pop(int(np.argmax(gains)))
+        want_order.append(best)
+        want_gain.append(left[reach[best]].sum())
+        left[reach[best]] = 0.0
+    order, gain = _rank(demand_xy, unmet, sites_xy, radius)
+    assert order.tolist() == want_order
+    np.testing.assert_allclose(gain, want_gain, rtol=1e-12, atol=0)
+    assert gain[want_order.index(5)] == 0.0
+
+
+def test_sums_within_equal_brute_force_with_ties():
+    from geo.siting import _sums_within
+
+    rng = np.random.default_rng(2)
+    points = rng.integers(0, 30, (300, 2)).astype(float) + [X0, Y0]
+    points[:20] = points[20:40]
+    centres = np.r_[rng.integers(-5, 35, (60, 2)).astype(float) + [X0, Y0], points[:5]]
+    columns = rng.random((300, 4))
+    near, d2 = _within(centres, points, 5.0)
+    assert (d2 == 25).sum() > 5
+    np.testing.assert_allclose(_sums_within(centres, points, 5.0, columns), near @ columns,
+                               rtol=1e-12, atol=0)

@@ -2,10 +2,13 @@
 
 - :mod:`geo.maps.recipe`: map recipes (``maps/*.toml``), choropleth classes,
   the layers a map can draw;
+- :mod:`geo.maps.classify`: class breaks (user-defined, quantiles, Fisher–Jenks)
+  as mapclassify computes them, with a kernel compiled once and cached;
 - :mod:`geo.maps.web`: the interactive web map (folium/Leaflet);
 - :mod:`geo.maps.basemaps`: tile basemaps and their datums (WGS84, GCJ-02);
 - :mod:`geo.maps.offline`: self-contained pages (scripts and styles inlined);
 - :mod:`geo.maps.static`: static report maps (PNG and PDF, matplotlib);
+- :mod:`geo.maps.fontcache`: on-disk cache of the font subsets embedded in PDFs;
 - :mod:`geo.maps.styles`: QGIS layer styles stored in GeoPackages.
 
 The recipe and web-map names are importable from here (``from geo.maps import

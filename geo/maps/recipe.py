@@ -294,8 +294,6 @@ def classify_values(
     tuple
         ``(classes, labels)``; ``labels[c]`` reads like ``0.50–0.80``.
     """
-    import mapclassify
-
     if spec.scheme == "categorical":
         keys = [c.key for c in spec.categories]
         classes = values.map({k: i for i, k in enumerate(keys)}).fillna(-1).to_numpy(int)
@@ -305,14 +303,20 @@ def classify_values(
     classes = np.full(len(y), -1)
     if not finite.any():
         return classes, []
-    if spec.scheme == "user_defined":
-        result = mapclassify.UserDefined(y[finite], list(spec.bins))
+    # the schemes of the bundled recipe are classified in geo.maps.classify (exactly as
+    # mapclassify, whose import compiles a kernel for seconds); others by mapclassify
+    from geo.maps.classify import SCHEMES, class_breaks, scheme_key
+
+    k = max(min(spec.k, len(np.unique(y[finite]))), 1)
+    if scheme_key(spec.scheme) in SCHEMES:
+        classes[finite], bins = class_breaks(y[finite], spec.scheme, k=k, bins=spec.bins)
     else:
-        k = min(spec.k, len(np.unique(y[finite])))
-        result = mapclassify.classify(y[finite], spec.scheme, k=max(k, 1))
-    classes[finite] = result.yb
-    bounds = [float(np.min(y[finite])), *map(float, result.bins)]
-    labels = [f"{bounds[c]:.2f}–{bounds[c + 1]:.2f}" for c in range(len(result.bins))]
+        import mapclassify
+
+        result = mapclassify.classify(y[finite], spec.scheme, k=k)
+        classes[finite], bins = result.yb, result.bins
+    bounds = [float(np.min(y[finite])), *map(float, bins)]
+    labels = [f"{bounds[c]:.2f}–{bounds[c + 1]:.2f}" for c in range(len(bins))]
     return classes, labels
 
 

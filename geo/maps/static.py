@@ -31,30 +31,17 @@ import textwrap
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
-import matplotlib
 import numpy as np
 import pandas as pd
 import pyproj
-from matplotlib import font_manager, patheffects
-from matplotlib.artist import Artist
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import PatchCollection
-from matplotlib.colors import to_rgba
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
-from matplotlib.text import Text
-from matplotlib.transforms import Bbox, offset_copy
-from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
-from shapely.plotting import patch_from_polygon
 
 from geo.crs import DEFAULT_ANALYSIS_CRS, WGS84
 from geo.errors import ConfigError
 from geo.maps.extent import Extent, layers_city, layers_core, parse_extent
+from geo.maps.fontcache import cached_font_subsets
 from geo.maps.recipe import (
     SYNTHETIC_NOTE,
     SYNTHETIC_TITLE,
@@ -67,6 +54,17 @@ from geo.maps.recipe import (
 )
 from geo.maps.sources import source_note
 from geo.outputs import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib import font_manager
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+# matplotlib is imported where it draws: importing it takes ~0.7 s, which every run
+# would otherwise pay before its first stage (``geo run`` imports this module).
 
 FIGSIZE = (8.0, 8.0)  # inches
 DPI = 300  # PNG pixels: FIGSIZE x DPI = 2400 x 2400
@@ -124,6 +122,8 @@ def find_cjk_font() -> str | None:
     >>> find_cjk_font()  # doctest: +SKIP
     'Noto Sans CJK SC'
     """
+    from matplotlib import font_manager
+
     manager = font_manager.fontManager
     family = _preferred_family(manager)
     if family:
@@ -197,7 +197,8 @@ def write_static_maps(
     co-agglomeration choropleth, ``map_coagglomeration.png/.pdf``. Every file
     appears whole or not at all. PNGs are ``FIGSIZE`` x ``DPI`` = 2400 x 2400
     pixels; in the PDFs the enterprise points are an embedded 300 dpi image,
-    everything else is vector.
+    everything else is vector. The fonts embedded in the PDFs are subset once
+    per font and text and cached on disk (:mod:`geo.maps.fontcache`).
 
     Parameters
     ----------
@@ -249,12 +250,16 @@ def write_static_maps(
     ...                   Path("out"), lang="en")  # doctest: +SKIP
     [PosixPath('out/map_clusters.png'), PosixPath('out/map_clusters.pdf')]
     """
+    import matplotlib
+
     figures = static_map_figures(
         layers, recipe, lang=lang, synthetic=synthetic, provenance=provenance,
         analysis_crs=analysis_crs, extent=extent, title=title,
     )
     paths = []
-    with matplotlib.rc_context(_font_rc(lang)):
+    # the PDFs' font subsets come from the on-disk cache when it has them (~1 s per
+    # CJK font and file otherwise); the files are the same either way
+    with matplotlib.rc_context(_font_rc(lang)), cached_font_subsets():
         for stem, figure in figures.items():
             for kind in ("png", "pdf"):
                 path = Path(folder) / f"{stem}.{kind}"
@@ -290,6 +295,8 @@ def static_map_figures(
         ``map_clusters`` and, if its choropleth is present,
         ``map_coagglomeration``.
     """
+    import matplotlib
+
     if lang not in ("zh", "en"):
         raise ConfigError(f"unknown map language '{lang}': use zh or en")
     present = {name: gdf for name, gdf in layers.items() if gdf is not None and not gdf.empty}
@@ -454,6 +461,9 @@ def _page(title: str, notes: list[str], caption: str) -> tuple[Figure, float, fl
     Returns the figure, the top of the note block and the bottom of the title
     (figure fractions), between which the legend and the map go.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=FIGSIZE, dpi=DPI)
     FigureCanvasAgg(figure)
     heading = figure.text(
@@ -531,6 +541,9 @@ def _polygons(
     linewidth: float, linestyle: object = "solid", zorder: float, gid: str,
 ) -> None:
     """Draw the polygons of ``gdf``; ``facecolors`` is one colour or a list, one per row."""
+    from matplotlib.collections import PatchCollection
+    from shapely.plotting import patch_from_polygon
+
     polygonal = gdf.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     patches = [patch_from_polygon(g) for g in gdf.geometry[polygonal]]
     if isinstance(facecolors, list):
@@ -544,6 +557,8 @@ def _polygons(
 
 def _layer_style(style: LayerStyle) -> dict[str, object]:
     """Face, edge and line of a recipe polygon layer, for the map and its legend alike."""
+    from matplotlib.colors import to_rgba
+
     width, linestyle = _line(style)
     return {"facecolor": to_rgba(style.fill_color, style.fill_opacity),
             "edgecolor": style.color, "linewidth": width, "linestyle": linestyle}
@@ -551,6 +566,8 @@ def _layer_style(style: LayerStyle) -> dict[str, object]:
 
 def _labels(axes: Axes, gdf: gpd.GeoDataFrame, style: LayerStyle, lang: Lang) -> None:
     """Write each feature's label at a point inside it."""
+    from matplotlib import patheffects
+
     column = style.label_column(lang)
     if not column or column not in gdf.columns:
         return
@@ -580,6 +597,9 @@ def _north_arrow(axes: Axes, corner: str, to_geographic: pyproj.Transformer,
     In a lower corner it stands above the scale bar, in an upper one below the
     map's edge with the scale bar under it (:func:`_scale_bar`).
     """
+    from matplotlib import patheffects
+    from matplotlib.transforms import offset_copy
+
     x0, x1 = axes.get_xlim()
     y0, y1 = axes.get_ylim()
     lon, lat = to_geographic.transform((x0 + x1) / 2, (y0 + y1) / 2)
@@ -606,6 +626,10 @@ def _north_arrow(axes: Axes, corner: str, to_geographic: pyproj.Transformer,
 
 def _scale_bar(axes: Axes, corner: str, to_geographic: pyproj.Transformer) -> None:
     """Scale bar of a round length, about a quarter of the map wide, in ``corner``."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.transforms import offset_copy
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
     x0, x1 = axes.get_xlim()
     y0, y1 = axes.get_ylim()
     span = (x1 - x0) / 4
@@ -663,6 +687,8 @@ def corner_ink(axes: Axes, width: float, height: float) -> dict[str, float]:
         Darkness by corner (``lower left``, ``lower right``, ``upper left``,
         ``upper right``).
     """
+    from matplotlib.transforms import Bbox
+
     figure = axes.figure
     figure.canvas.draw()
     pixels = np.asarray(figure.canvas.buffer_rgba())[..., :3]
@@ -678,6 +704,10 @@ def corner_ink(axes: Axes, width: float, height: float) -> dict[str, float]:
 
 def _inset(axes: Axes, frame: _Frame, corner: str, width: float, height: float) -> None:
     """Small map of the whole city in ``corner``, with the shown part as a red rectangle."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
+    from shapely.plotting import patch_from_polygon
+
     inset = axes.inset_axes(_corner_box_inside(corner, width, height), zorder=12)
     inset.set_gid("inset")
     inset.set_xticks([])
@@ -753,6 +783,9 @@ def _cluster_map(layers: dict[str, gpd.GeoDataFrame], recipe: MapRecipe, crs: py
                  title: str, notes: list[str], caption: str, lang: Lang,
                  frame: _Frame) -> Figure:
     """Draw districts, platforms, towns, enterprises, cluster areas and proposed zones."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     names = [n for n in ("firms", *_CLUSTER_LAYERS) if n in layers and recipe.layer(n)]
     if not names:
         raise ConfigError(
@@ -800,6 +833,9 @@ def _coagglomeration_map(
     title: str, notes: list[str], caption: str, lang: Lang, frame: _Frame,
 ) -> Figure:
     """Draw the co-agglomeration choropleth, with the web map's classes, under district outlines."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Patch
+
     classed, rows, note = drawn
     classed = classed.to_crs(crs)
     districts = recipe.layer("districts")
