@@ -1693,26 +1693,8 @@ def layers() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``geo`` command.
-
-    Exits without tearing down every imported module: freeing numpy, pandas,
-    numba and matplotlib objects one by one took 2-3 s after every command.
-    Exit handlers still run (process pools shut down, files are already
-    closed: outputs are written atomically) and the streams are flushed.
-    """
-    import atexit
-
-    try:
-        app()  # standalone: click and typer end every command with sys.exit
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-        if not isinstance(stop.code, int | None):
-            print(stop.code, file=sys.stderr)  # sys.exit("message") prints it
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    """Entry point of the ``geo`` command."""
+    app()
 
 
 if __name__ == "__main__":  # pragma: no cover
