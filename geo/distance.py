@@ -527,7 +527,7 @@ PAIR_STATISTICS = ("clq", "kd", "crossk", "m")
 
 
 def _pair_studies(frame, x, y, sample, window, pairs: str, statistics: tuple[str, ...], *,
-                  nsim: int, seed: int, k_rmax: float, kd_rmax: float) -> dict:
+                  nsim: int, seed: int, k_rmax: float, kd_rmax: float, notes: list) -> dict:
     """Division-pair studies of :func:`run_distance_analyses` (CLQ on every firm)."""
     from geo.coagglomeration import (
         coagglomeration_clq,
@@ -548,8 +548,13 @@ def _pair_studies(frame, x, y, sample, window, pairs: str, statistics: tuple[str
     types = industry_types(frame, "division")
     studies = {}
     for statistic in statistics:
-        chosen, _ = resolve_pairs(pairs, frame, types, min_firms=10,
-                                  symmetric=statistic == "kd")
+        try:
+            chosen, _ = resolve_pairs(pairs, frame, types, min_firms=10,
+                                      symmetric=statistic == "kd")
+        except ConfigError as error:
+            # a small or narrow register may have no such pair: the run goes on without it
+            notes.append(f"{statistic} of industry pairs skipped: {error}")
+            continue
         if statistic == "clq":
             studies[statistic] = coagglomeration_clq(x, y, types, chosen, nsim=nsim, seed=seed)
             continue
@@ -666,8 +671,10 @@ def run_distance_analyses(
             nsim=nsim, seed=seed, neighbours=nearest,
         )
         clq_rows.append(clq.table)
+    pair_notes: list[str] = []
     pair_studies = _pair_studies(frame, x_all, y_all, sample, window, pairs, pair_statistics,
-                                 nsim=nsim, seed=seed, k_rmax=k_rmax, kd_rmax=kd_rmax)
+                                 nsim=nsim, seed=seed, k_rmax=k_rmax, kd_rmax=kd_rmax,
+                                 notes=pair_notes)
     ps_types = labelled_types(frame, "producer_services", "manufacturing")
     local = local_colocation_quotient(x_all, y_all, ps_types, "producer_services",
                                       "manufacturing", nsim=nsim, seed=seed)
@@ -690,6 +697,7 @@ def run_distance_analyses(
             "k_correction": "border", "local_clq_k": 8, "pairs": pairs,
             "pair_statistics": list(pair_statistics) if pairs else [],
             "pair_counts": {k: len(v.table) for k, v in pair_studies.items()},
+            "pair_notes": pair_notes,
             "null": "types permuted over all firms (one permutation per simulation serves "
                     "every pair)",
         },

@@ -577,6 +577,7 @@ def run(
                 max_points=config.distance_max_points, pairs=config.distance_pairs,
                 pair_statistics=tuple(config.distance_pair_statistics),
             )
+        notes.extend(distance["parameters"]["pair_notes"])
         used = distance["parameters"]["points_used_for_k_and_kd"]
         total = distance["parameters"]["points_in_window"]
         if used < total:  # never silently
