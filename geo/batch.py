@@ -662,14 +662,16 @@ class _Dask:
     def submit(self, key: str, function: Callable, *args: Any) -> Any:
         import warnings
 
-        with warnings.catch_warnings():  # a city's sites are a "large graph": sent once
+        with warnings.catch_warnings():  # a city's sites make a "large graph", knowingly
             warnings.filterwarnings("ignore", "Sending large graph")
             return self.client.submit(function, *args, key=f"geo-{self.token}-{key}")
 
     def results(self, futures: list) -> Iterator:
         from distributed import as_completed
 
-        for _, value in as_completed(futures, with_results=True):
+        # this client's loop: the default client (the newest in this process) may be another
+        # one, or closed, and a future tracked on a stopped loop is never reported
+        for _, value in as_completed(futures, with_results=True, loop=self.client.loop):
             yield value
 
     def facts(self) -> dict[str, dict]:
@@ -914,7 +916,7 @@ def run_batch(
             cache: dict = {}
             in_flight = 2  # jobs whose sites are held at once, on the client and the cluster
             for job in jobs:
-                items.append(_Job(job))  # listed as failed if its preparation fails
+                items.append(_Job(job, status="failed"))  # unless it is prepared
                 item = items[-1] = _guarded(job, job_file, lambda job=job: _prepare(job, cache))
                 _write_reports(item, out)
                 _submit(item, runner, block_size)
@@ -928,8 +930,8 @@ def run_batch(
                     facts["peak_rss_mb"], 1)
     except BaseException as exc:
         for item in items:
-            if item.status != "done":
-                item.status = "failed" if item is items[-1] else "stopped"
+            if item.status not in ("done", "failed"):
+                item.status = "stopped"
         manifest["error"] = str(exc) or type(exc).__name__
         raise
     finally:
@@ -981,6 +983,7 @@ def _collect(item: _Job, runner: Any, out: Path, lang: str, studies: dict | None
     from geo.pair_outputs import write_pair_study
 
     job, blocks = item.job, []
+    item.status = "failed"  # until its files are written
     try:
         for start, stop, value, seconds, where in runner.results(item.handles):
             item.blocks.append({"start": start, "stop": stop, "seconds": round(seconds, 3),
@@ -991,9 +994,11 @@ def _collect(item: _Job, runner: Any, out: Path, lang: str, studies: dict | None
     except Exception as exc:
         if type(exc).__name__ not in ("KilledWorker", "FutureCancelledError", "CancelledError"):
             raise
-        raise GeoError(f"job '{job.name}': a Dask worker died or left while computing it "
-                       f"({exc}); out of memory? Give it a smaller --sim-block, fewer workers "
-                       "per machine or more memory") from None
+        raise GeoError(f"job '{job.name}': a Dask worker died or was taken for dead while "
+                       f"computing it ({exc}): out of memory (use a smaller --sim-block, fewer "
+                       "workers per machine or more memory), or a block longer than the "
+                       "scheduler's worker-ttl (start it with "
+                       "DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL=None)") from None
     item.handles = []
     item.timings["compute_s"] = time.perf_counter() - item.timings.pop("submitted")
     began = time.perf_counter()
