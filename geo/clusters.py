@@ -22,10 +22,14 @@ thin clusters still have an area. Its attributes:
 - ``name_zh``/``name_en``, e.g. "滨江互联网小镇 — 数字服务集群（1,240 家企业）";
 - ``stability``: the best Jaccard overlap of the cluster's firms with a
   cluster found when ``min_cluster_size`` is 20 % smaller and 25 % larger
-  (the smaller of the two), and ``robust`` (stability >= 0.5).
+  (the smaller of the two), and ``robust`` (stability >= 0.5). The re-runs
+  keep ``min_samples`` (the density estimate), so they share the first fit's
+  minimum spanning tree (cached) and only condense it differently.
 """
 
 from __future__ import annotations
+
+import tempfile
 
 import geopandas as gpd
 import numpy as np
@@ -40,7 +44,12 @@ STABILITY_FACTORS = (0.8, 1.25)
 
 
 def hdbscan_labels(
-    x: np.ndarray, y: np.ndarray, min_cluster_size: int, min_samples: int | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    min_cluster_size: int,
+    min_samples: int | None = None,
+    *,
+    cache: str | None = None,
 ) -> np.ndarray:
     """HDBSCAN cluster label of each point (-1: noise).
 
@@ -52,12 +61,17 @@ def hdbscan_labels(
         Smallest cluster.
     min_samples : int, optional
         Core-distance neighbours (default: ``min_cluster_size``).
+    cache : str, optional
+        Folder where hdbscan keeps the spanning tree of these points and
+        ``min_samples`` (joblib), for later calls that differ only in
+        ``min_cluster_size``.
 
     Returns
     -------
     ndarray of int
     """
     import hdbscan
+    import joblib
 
     if min_cluster_size < 2:
         raise ConfigError("min_cluster_size must be at least 2")
@@ -67,22 +81,22 @@ def hdbscan_labels(
         min_cluster_size=int(min_cluster_size),
         min_samples=None if min_samples is None else int(min_samples),
         core_dist_n_jobs=2,
+        memory=joblib.Memory(cache, verbose=0),
     )
     return model.fit_predict(np.column_stack([x, y]))
 
 
 def _jaccard_best(base: np.ndarray, other: np.ndarray) -> dict[int, float]:
     """For each cluster of ``base``, its best Jaccard overlap with a cluster of ``other``."""
-    out = {}
-    for cluster in np.unique(base[base >= 0]):
-        members = base == cluster
-        candidates = np.unique(other[members & (other >= 0)])
-        best = 0.0
-        for c in candidates:
-            theirs = other == c
-            best = max(best, (members & theirs).sum() / (members | theirs).sum())
-        out[int(cluster)] = best
-    return out
+    best = np.zeros(base.max() + 1 if len(base) else 0)
+    both = (base >= 0) & (other >= 0)
+    if both.any():
+        # the contingency table of the two labellings, only its non-empty cells
+        (a, b), shared = np.unique(np.stack([base[both], other[both]]), axis=1,
+                                   return_counts=True)
+        size_a, size_b = np.bincount(base[base >= 0]), np.bincount(other[other >= 0])
+        np.maximum.at(best, a, shared / (size_a[a] + size_b[b] - shared))
+    return {int(c): float(best[c]) for c in np.unique(base[base >= 0])}
 
 
 def cluster_areas(
@@ -128,16 +142,19 @@ def cluster_areas(
     projected = firms.to_crs(analysis_crs)
     x_all, y_all = projected.geometry.x.to_numpy(), projected.geometry.y.to_numpy()
     xf, yf = x_all[focus], y_all[focus]
-    labels = hdbscan_labels(xf, yf, min_cluster_size, min_samples)
-    sub = firms[focus].reset_index(drop=True)
+    density = min_cluster_size if min_samples is None else min_samples  # hdbscan's default
     scores = {}
-    if stability and (labels >= 0).any():
-        runs = [
-            hdbscan_labels(xf, yf, max(2, round(min_cluster_size * f)), min_samples)
-            for f in STABILITY_FACTORS
-        ]
-        per_run = [_jaccard_best(labels, other) for other in runs]
-        scores = {c: min(r.get(c, 0.0) for r in per_run) for c in per_run[0]}
+    with tempfile.TemporaryDirectory(prefix="geo-hdbscan-") as cache:
+        labels = hdbscan_labels(xf, yf, min_cluster_size, density, cache=cache)
+        if stability and (labels >= 0).any():
+            runs = [
+                hdbscan_labels(xf, yf, max(2, round(min_cluster_size * f)), density,
+                               cache=cache)
+                for f in STABILITY_FACTORS
+            ]
+            per_run = [_jaccard_best(labels, other) for other in runs]
+            scores = {c: min(r.get(c, 0.0) for r in per_run) for c in per_run[0]}
+    sub = firms[focus].reset_index(drop=True)
     rows = []
     geoms = []
     divisions = load_divisions().set_index("division")["name_zh"].to_dict()

@@ -91,3 +91,40 @@ def test_lq_inside_areas_and_too_small_inputs():
     assert few.empty and (labels == -1).all()
     with pytest.raises(Exception, match="at least 2"):
         hdbscan_labels(xy[:, 0], xy[:, 1], 1)
+
+
+def test_stability_re_runs_reuse_the_spanning_tree_and_equal_fresh_fits(tmp_path):
+    import hdbscan
+
+    _, xy = _planted(4)
+    x, y = xy[:, 0], xy[:, 1]
+    base = hdbscan_labels(x, y, 40, 40, cache=str(tmp_path))
+    for size in (32, 50):  # 0.8 and 1.25 of 40, with the first fit's min_samples
+        cached = hdbscan_labels(x, y, size, 40, cache=str(tmp_path))
+        fresh = hdbscan.HDBSCAN(min_cluster_size=size, min_samples=40).fit_predict(xy)
+        assert np.array_equal(cached, fresh)
+    # one tree computed and stored for the three fits
+    stored = [p for p in tmp_path.rglob("output.pkl")]
+    assert len(stored) == 1
+    assert np.array_equal(base, hdbscan_labels(x, y, 40))  # min_samples defaults to the size
+
+
+def test_best_jaccard_overlap_equals_a_direct_count():
+    from geo.clusters import _jaccard_best
+
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        base = rng.integers(-1, 6, 400)
+        other = rng.integers(-1, 9, 400)
+        other[rng.random(400) < 0.2] = -1
+        want = {}
+        for c in np.unique(base[base >= 0]):
+            mine = base == c
+            want[int(c)] = max([(mine & (other == d)).sum() / (mine | (other == d)).sum()
+                                for d in np.unique(other[mine & (other >= 0)])], default=0.0)
+        got = _jaccard_best(base, other)
+        assert got.keys() == want.keys()
+        assert all(abs(got[c] - want[c]) < 1e-15 for c in want)
+    labels = np.array([0, 0, 1, 1, -1])
+    assert _jaccard_best(labels, labels) == {0: 1.0, 1: 1.0}
+    assert _jaccard_best(labels, np.full(5, -1)) == {0: 0.0, 1: 0.0}
