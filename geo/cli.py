@@ -1362,6 +1362,7 @@ def site(
     import json
 
     from geo.clusters import cluster_areas
+    from geo.crs import DEFAULT_ANALYSIS_CRS, attribute_table
     from geo.export import write_geopackage
     from geo.maps import load_recipe, save_map, source_note, web_map
     from geo.outputs import atomic_folder, atomic_path, check_output_folder
@@ -1420,7 +1421,7 @@ def site(
             name: {"synthetic": str(synthetic).lower(), "source": table.source}
             for name in layers_})
         with atomic_path(folder / "sites.csv") as tmp:
-            write_csv(result.sites.drop(columns="geometry"), tmp)
+            write_csv(attribute_table(result.sites, DEFAULT_ANALYSIS_CRS), tmp)
         style = load_recipe("default")
         m = web_map({**zones, **layers_, "ps_clusters": found}, style, lang=lang,
                     synthetic=synthetic, provenance=source_note(zones, lang, style), seed=seed)

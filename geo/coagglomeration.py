@@ -30,6 +30,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -37,6 +38,9 @@ import pandas as pd
 
 from geo.errors import ConfigError
 from geo.ripley import FunctionResult, Window, add_envelope
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 LEVELS = ("division", "group", "class")
 _CODE_LENGTH = {"division": 3, "group": 4, "class": 5}  # letter + digits
@@ -1171,6 +1175,7 @@ def coagglomeration_clq(
     *,
     nsim: int = 99,
     seed: int = 0,
+    neighbours: sp.csr_matrix | None = None,
 ) -> PairStudy:
     """Co-location quotients of every ordered pair, all from the same permutations.
 
@@ -1187,6 +1192,9 @@ def coagglomeration_clq(
         Ordered (a, b) pairs: b among a's nearest neighbours.
     nsim, seed
         Permutations and their seed.
+    neighbours : optional
+        The sites' nearest-neighbour matrix
+        (:func:`geo.colocation.nearest_neighbour_matrix`), when the caller has it.
 
     Returns
     -------
@@ -1199,7 +1207,8 @@ def coagglomeration_clq(
     types = np.asarray(types, dtype=object)
     _check_sites(np.asarray(x), np.asarray(y), types, nsim)
     labels = np.where(pd.isna(types), "other", types).astype(object)
-    result = colocation_quotients(x, y, labels, pairs=list(pairs), nsim=nsim, seed=seed)
+    result = colocation_quotients(x, y, labels, pairs=list(pairs), nsim=nsim, seed=seed,
+                                  neighbours=neighbours)
     table = result.table.copy()
     if nsim:
         table["significant"] = (table["p_colocation"] <= 0.05) & (table["clq"] > 1)

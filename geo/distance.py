@@ -527,7 +527,8 @@ PAIR_STATISTICS = ("clq", "kd", "crossk", "m")
 
 
 def _pair_studies(frame, x, y, sample, window, pairs: str, statistics: tuple[str, ...], *,
-                  nsim: int, seed: int, k_rmax: float, kd_rmax: float, notes: list) -> dict:
+                  nsim: int, seed: int, k_rmax: float, kd_rmax: float, notes: list,
+                  neighbours=None) -> dict:
     """Division-pair studies of :func:`run_distance_analyses` (CLQ on every firm)."""
     from geo.coagglomeration import (
         coagglomeration_clq,
@@ -556,7 +557,8 @@ def _pair_studies(frame, x, y, sample, window, pairs: str, statistics: tuple[str
             notes.append(f"{statistic} of industry pairs skipped: {error}")
             continue
         if statistic == "clq":
-            studies[statistic] = coagglomeration_clq(x, y, types, chosen, nsim=nsim, seed=seed)
+            studies[statistic] = coagglomeration_clq(x, y, types, chosen, nsim=nsim, seed=seed,
+                                                     neighbours=neighbours)
             continue
         xs, ys, ts = x[sample], y[sample], types[sample]
         if statistic == "kd":
@@ -674,7 +676,7 @@ def run_distance_analyses(
     pair_notes: list[str] = []
     pair_studies = _pair_studies(frame, x_all, y_all, sample, window, pairs, pair_statistics,
                                  nsim=nsim, seed=seed, k_rmax=k_rmax, kd_rmax=kd_rmax,
-                                 notes=pair_notes)
+                                 notes=pair_notes, neighbours=nearest)
     ps_types = labelled_types(frame, "producer_services", "manufacturing")
     local = local_colocation_quotient(x_all, y_all, ps_types, "producer_services",
                                       "manufacturing", nsim=nsim, seed=seed)

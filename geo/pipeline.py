@@ -25,7 +25,7 @@ import pandas as pd
 
 from geo import __version__
 from geo.clusters import cluster_areas
-from geo.crs import parse_coord_system
+from geo.crs import attribute_table, parse_coord_system
 from geo.density import density_layers
 from geo.distance import (
     PAIR_STATISTICS,
@@ -745,12 +745,13 @@ def _write_outputs(
             export_layers(read_layers([folder]), folder / name, fmt, force=True,
                           allow_formulas=trusted)
             outputs.append(name)
-        # attribute tables of the cluster areas and proposed zones, for Excel
+        # attribute tables of the cluster areas and proposed zones, for Excel, with
+        # their centres to find them on any map (GCJ-02: Amap, Tencent)
         for layer, name in (("ps_clusters", "clusters.csv"), ("site_zones", "sites.csv")):
             frame = analysis_layers.get(layer)
             if frame is not None:
                 with atomic_path(folder / name) as tmp:
-                    write_csv(pd.DataFrame(frame.drop(columns="geometry")), tmp,
+                    write_csv(attribute_table(frame, config.analysis_crs), tmp,
                               allow_formulas=trusted)
                 outputs.append(name)
         if table.write_rejects(folder / "rejects.csv", allow_formulas=trusted):

@@ -143,3 +143,28 @@ def test_check_plausible_names_the_cause():
     # a few bad rows are left to per-row rejection
     mostly_ok = crs.diagnose_positions(np.r_[LON, 0.0], np.r_[LAT, 0.0], BBOX)
     crs.check_plausible(mostly_ok, file="f.csv", system=system, columns=("lon", "lat"))
+
+
+def test_centres_of_circles_and_crescents_in_wgs84_and_gcj02():
+    import geopandas as gpd
+
+    centre = shapely.Point(500_000.0, 3_350_000.0)  # Hangzhou in EPSG:4549
+    circle = centre.buffer(3000, quad_segs=32)  # a proposed zone
+    # a crescent: its centroid lies in the hollow, outside the area
+    crescent = centre.buffer(5000).difference(shapely.Point(500_300.0, 3_350_000.0).buffer(4800))
+    frame = gpd.GeoDataFrame({"name": ["zone", "cluster"]}, geometry=[circle, crescent],
+                             crs=crs.DEFAULT_ANALYSIS_CRS, index=[7, 9]).to_crs(crs.WGS84)
+    table = crs.attribute_table(frame, crs.DEFAULT_ANALYSIS_CRS)
+    assert list(table.columns) == ["name", "centre_lon", "centre_lat", "centre_lon_gcj02",
+                                   "centre_lat_gcj02"]
+    assert list(table.index) == [7, 9]
+    to_wgs = pyproj.Transformer.from_crs(crs.DEFAULT_ANALYSIS_CRS, crs.WGS84, always_xy=True)
+    lon, lat = to_wgs.transform(centre.x, centre.y)
+    assert metres(lon, lat, table.loc[7, "centre_lon"], table.loc[7, "centre_lat"]) < 0.2
+    ref = prcoords.wgs_gcj((table.loc[7, "centre_lat"], table.loc[7, "centre_lon"]))
+    assert table.loc[7, "centre_lon_gcj02"] == pytest.approx(ref.lon, abs=2e-6)
+    assert table.loc[7, "centre_lat_gcj02"] == pytest.approx(ref.lat, abs=2e-6)
+    inside = shapely.Point(table.loc[9, "centre_lon"], table.loc[9, "centre_lat"])
+    assert frame.geometry.iloc[1].contains(inside)
+    assert not frame.geometry.iloc[1].contains(frame.to_crs(crs.DEFAULT_ANALYSIS_CRS)
+                                               .centroid.to_crs(crs.WGS84).iloc[1])

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 import pytest
+import shapely
 
 from geo.errors import ConfigError, OutputError
 from geo.pipeline import RunConfig, load_config, run
@@ -47,6 +48,14 @@ def test_run_proposes_zones_and_draws_static_maps(default_run):
     sites = pd.read_csv(folder / "sites.csv", encoding="utf-8-sig")
     assert sites["rank"].tolist() == [1, 2, 3, 4, 5]
     assert sites["reason_zh"].str.contains("未满足需求").all() and sites["synthetic"].all()
+    # each zone's centre, to find it on Amap (GCJ-02) or in GIS (WGS84): inside its circle
+    zones = pyogrio.read_dataframe(folder / "layers.gpkg", layer="site_zones")
+    for (_, zone), (_, row) in zip(zones.iterrows(), sites.iterrows(), strict=True):
+        assert zone.geometry.contains(shapely.Point(row["centre_lon"], row["centre_lat"]))
+    shift = sites["centre_lon_gcj02"] - sites["centre_lon"]
+    assert shift.between(0.003, 0.006).all()  # GCJ-02 is ~400 m east of WGS84 in Hangzhou
+    clusters = pd.read_csv(folder / "clusters.csv", encoding="utf-8-sig")
+    assert clusters[["centre_lon", "centre_lat", "centre_lon_gcj02"]].notna().all().all()
     layers = {name for name, _ in pyogrio.list_layers(folder / "layers.gpkg")}
     assert {"site_zones", "site_catchments", "site_candidates"} <= layers
     siting = result.manifest["siting"]
