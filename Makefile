@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/cross_k.py
 	$(BIN)/python bench/kd_clq.py
 	$(BIN)/python bench/coagglomeration.py
+	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/clusters.py
 	$(BIN)/python bench/siting.py
 	$(BIN)/python bench/siting_scale.py

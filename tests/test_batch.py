@@ -373,3 +373,48 @@ def test_year_filters_and_thread_shares():
     assert year_mask(years, "2013..2020").tolist() == [False, True, True, False]
     assert kernel_threads(8, 2, 1) == 4 and kernel_threads(2, 2, 1) == 1
     assert kernel_threads(16, 1, 4) == 4 and kernel_threads(3, 4, 2) == 1
+
+
+def test_geo_batch_on_a_scheduler_and_workers_started_with_the_dask_command(tmp_path):
+    """The README's two-machine recipe, on this machine: `dask scheduler` and `dask worker`."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    dask = str(Path(sys.executable).with_name("dask"))
+    address_file = tmp_path / "scheduler.json"
+    env = {**os.environ, "GEO_THREADS": "1"}
+    logs = open(tmp_path / "dask.log", "wb")  # noqa: SIM115 - closed below, after the processes
+    started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                 "--dashboard-address", ":0", "--scheduler-file",
+                                 str(address_file)], stdout=logs, stderr=logs, env=env)]
+    try:
+        for _ in range(600):
+            if address_file.exists() and address_file.stat().st_size:
+                break
+            time.sleep(0.1)
+        started.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(address_file),
+                                         "--nworkers", "2", "--nthreads", "1"],
+                                        stdout=logs, stderr=logs, env=env))
+        address = json.loads(address_file.read_text())["address"]
+        jobs = _job_file(tmp_path, JOBS.split("[[job]]\nname = \"crossl")[0])  # kd_fin only
+        result = _cli("batch", jobs, "--out", tmp_path / "cluster", "--scheduler", address,
+                      "--sim-block", "7")
+        assert result.exit_code == 0, result.output
+        # the scheduler keeps Dask's 5-minute worker-ttl: geo batch says what that means
+        assert "DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL=None" in " ".join(result.output.split())
+        manifest = json.loads((tmp_path / "cluster" / "batch_manifest.json").read_text("utf-8"))
+        assert manifest["cluster"]["n_workers"] == 2
+        assert {w["geo_threads"] for w in manifest["cluster"]["workers"].values()} == {"1"}
+        assert len({t["worker"] for t in manifest["jobs"][0]["tasks"]}) >= 1
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(timeout=60)
+        logs.close()
+    here = _cli("batch", jobs, "--out", tmp_path / "here", "--workers", "0")
+    assert here.exit_code == 0, here.output
+    for name in ("kd_fin.csv", "kd_fin_matrix.csv", "kd_fin_curves.csv"):
+        assert (tmp_path / "cluster" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
