@@ -199,13 +199,15 @@ def symmetric_histograms(
 
 
 @numba.njit(cache=True)
-def _ordered_block(block, n_blocks, x, y, order, starts, nx, ny, r, r2, ties, dr, tl, pidx,
+def _ordered_block(block, n_blocks, x, y, starts, nx, ny, r, r2, ties, dr, tl, pidx,
                    border, bnd, bidx, main, cens):
     """Ordered pairs a -> b by distance cell per type pair, for labellings ``block::n_blocks``.
 
-    With ``border`` (spatstat's binned reduced sample, ``Kount``) only
-    pairs with ``d <= b[a]`` count, and each also lands in ``cens`` at the
-    cell of ``b[a]``.
+    The sites (``x``, ``y``, ``tl``, ``bnd``, ``bidx``) are in grid order:
+    cell ``c`` holds ``starts[c]:starts[c + 1]``. With ``border``
+    (spatstat's binned reduced sample, ``Kount``) only pairs with
+    ``d <= b[a]`` count, and each also lands in ``cens`` at the cell of
+    ``b[a]``.
     """
     n_r = len(r)
     n_sim = tl.shape[1]
@@ -213,16 +215,14 @@ def _ordered_block(block, n_blocks, x, y, order, starts, nx, ny, r, r2, ties, dr
     reach = rmax2 * (1.0 + 1e-12) + 1e-300
     for cell in range(nx * ny):
         cyy, cxx = cell // nx, cell % nx
-        for p in range(starts[cell], starts[cell + 1]):
-            i = order[p]
+        for i in range(starts[cell], starts[cell + 1]):
             for nb in range(5):
                 gx, gy = cxx + _FORWARD_X[nb], cyy + _FORWARD_Y[nb]
                 if gx < 0 or gx >= nx or gy >= ny:
                     continue
                 other = gy * nx + gx
-                first = p + 1 if nb == 0 else starts[other]
-                for q in range(first, starts[other + 1]):
-                    j = order[q]
+                first = i + 1 if nb == 0 else starts[other]
+                for j in range(first, starts[other + 1]):
                     dx = x[j] - x[i]
                     dy = y[j] - y[i]
                     dd = dx * dx + dy * dy
@@ -254,12 +254,14 @@ def _ordered_block(block, n_blocks, x, y, order, starts, nx, ny, r, r2, ties, dr
 def _ordered_parallel(x, y, r, r2, ties, dr, tl, pidx, n_pairs, border, bnd, bidx):
     """Build :func:`_ordered_block` histograms, labellings split over the threads."""
     order, starts, nx, ny, _, _, _ = _grid(x, y, r[-1])
+    # the sites in grid order: a cell's sites (and their labels) side by side in memory
+    xs, ys, ts, bs, bis = x[order], y[order], tl[order], bnd[order], bidx[order]
     main = np.zeros((len(r), n_pairs, tl.shape[1]))
     cens = np.zeros((len(r), n_pairs, tl.shape[1]))
     n_blocks = min(numba.get_num_threads(), tl.shape[1])
     for block in numba.prange(n_blocks):
-        _ordered_block(block, n_blocks, x, y, order, starts, nx, ny, r, r2, ties, dr, tl, pidx,
-                       border, bnd, bidx, main, cens)
+        _ordered_block(block, n_blocks, xs, ys, starts, nx, ny, r, r2, ties, dr, ts, pidx,
+                       border, bs, bis, main, cens)
     return main, cens
 
 
@@ -267,10 +269,11 @@ def _ordered_parallel(x, y, r, r2, ties, dr, tl, pidx, n_pairs, border, bnd, bid
 def _ordered_serial(x, y, r, r2, ties, dr, tl, pidx, n_pairs, border, bnd, bidx):
     """Compute the same histograms in one thread."""
     order, starts, nx, ny, _, _, _ = _grid(x, y, r[-1])
+    xs, ys, ts, bs, bis = x[order], y[order], tl[order], bnd[order], bidx[order]
     main = np.zeros((len(r), n_pairs, tl.shape[1]))
     cens = np.zeros((len(r), n_pairs, tl.shape[1]))
-    _ordered_block(0, 1, x, y, order, starts, nx, ny, r, r2, ties, dr, tl, pidx, border, bnd,
-                   bidx, main, cens)
+    _ordered_block(0, 1, xs, ys, starts, nx, ny, r, r2, ties, dr, ts, pidx, border, bs, bis,
+                   main, cens)
     return main, cens
 
 
