@@ -1,6 +1,6 @@
 """Allow ``python -m geo``."""
 
-from geo.cli import main
+from geo.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -1694,9 +1694,43 @@ def layers() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``geo`` command."""
+    """Run the ``geo`` command line; it ends with ``SystemExit``, as any click program."""
     app()
 
 
+def entry() -> None:
+    """Entry point of the ``geo`` command and ``python -m geo``: :func:`main`, then a quick exit.
+
+    Tearing the interpreter down (freeing every module and object) takes over a
+    second after a run. By the time :func:`main` returns every output is
+    written and closed, so the process ends once the exit handlers (logging,
+    multiprocessing) and any non-daemon thread have finished. :func:`main`
+    itself ends normally, for callers in a long-lived process.
+    """
+    import atexit
+    import threading
+
+    try:
+        main()
+        code: Any = 0
+    except SystemExit as stop:
+        code = stop.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message"): print it, exit 1, as Python does
+        print(code, file=sys.stderr)
+        code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (geo ... | head): nothing left to say
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
