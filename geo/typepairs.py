@@ -250,12 +250,17 @@ def _ordered_block(block, n_blocks, x, y, starts, nx, ny, r, r2, ties, dr, tl, p
                                 cens[kb, u, s] += 1.0
 
 
+@numba.njit(cache=True)
+def _sites_in_grid_order(x, y, r, tl, bnd, bidx):
+    """Return the grid of cell ``r[-1]`` and the sites' data in its order, cell by cell."""
+    order, starts, nx, ny, _, _, _ = _grid(x, y, r[-1])
+    return starts, nx, ny, x[order], y[order], tl[order], bnd[order], bidx[order]
+
+
 @numba.njit(parallel=True, cache=True)
 def _ordered_parallel(x, y, r, r2, ties, dr, tl, pidx, n_pairs, border, bnd, bidx):
     """Build :func:`_ordered_block` histograms, labellings split over the threads."""
-    order, starts, nx, ny, _, _, _ = _grid(x, y, r[-1])
-    # the sites in grid order: a cell's sites (and their labels) side by side in memory
-    xs, ys, ts, bs, bis = x[order], y[order], tl[order], bnd[order], bidx[order]
+    starts, nx, ny, xs, ys, ts, bs, bis = _sites_in_grid_order(x, y, r, tl, bnd, bidx)
     main = np.zeros((len(r), n_pairs, tl.shape[1]))
     cens = np.zeros((len(r), n_pairs, tl.shape[1]))
     n_blocks = min(numba.get_num_threads(), tl.shape[1])
@@ -268,8 +273,7 @@ def _ordered_parallel(x, y, r, r2, ties, dr, tl, pidx, n_pairs, border, bnd, bid
 @numba.njit(cache=True)
 def _ordered_serial(x, y, r, r2, ties, dr, tl, pidx, n_pairs, border, bnd, bidx):
     """Compute the same histograms in one thread."""
-    order, starts, nx, ny, _, _, _ = _grid(x, y, r[-1])
-    xs, ys, ts, bs, bis = x[order], y[order], tl[order], bnd[order], bidx[order]
+    starts, nx, ny, xs, ys, ts, bs, bis = _sites_in_grid_order(x, y, r, tl, bnd, bidx)
     main = np.zeros((len(r), n_pairs, tl.shape[1]))
     cens = np.zeros((len(r), n_pairs, tl.shape[1]))
     _ordered_block(0, 1, xs, ys, starts, nx, ny, r, r2, ties, dr, ts, pidx, border, bs, bis,
