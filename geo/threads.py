@@ -94,7 +94,7 @@ def parallel_threads() -> int:
     return min(cap, threads_for(cores, _others_running(), os.cpu_count() or cores))
 
 
-def run_kernel(parallel, serial, work: int, *args):
+def run_kernel(parallel, serial, work: int, *args, blocks: bool = False):
     """Run ``parallel(*args)`` on the chosen threads, or ``serial(*args)``.
 
     Serial when the work is small, when one thread is all the machine can
@@ -110,6 +110,11 @@ def run_kernel(parallel, serial, work: int, *args):
         Size of the job (points x labellings) deciding whether threads pay.
     *args
         Kernel arguments.
+    blocks : bool
+        Pass the number of threads to ``parallel`` as its first argument
+        (kernels that split their work into one block per thread). A kernel
+        that asks numba for it (``numba.get_num_threads()``) compiles with
+        dynamic globals, which numba cannot cache.
 
     Returns
     -------
@@ -124,7 +129,7 @@ def run_kernel(parallel, serial, work: int, *args):
         if threads <= 1:
             return serial(*args)
         numba.set_num_threads(threads)  # thread-local in numba
-        return parallel(*args)
+        return parallel(threads, *args) if blocks else parallel(*args)
     finally:
         numba.set_num_threads(before)
         _PARALLEL_REGION.release()

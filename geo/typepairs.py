@@ -252,18 +252,23 @@ def _ordered_block(block, n_blocks, x, y, starts, nx, ny, r, r2, ties, dr, tl, p
 
 @numba.njit(cache=True)
 def _sites_in_grid_order(x, y, r, tl, bnd, bidx):
-    """Return the grid of cell ``r[-1]`` and the sites' data in its order, cell by cell."""
+    """Return the grid of cell ``r[-1]`` and the sites' data in its order, cell by cell.
+
+    A cell's sites (and their labels) then sit side by side in memory. Done
+    once, before the kernels: a parallel kernel that calls it compiles with
+    dynamic globals, which numba cannot cache.
+    """
     order, starts, nx, ny, _, _, _ = _grid(x, y, r[-1])
     return starts, nx, ny, x[order], y[order], tl[order], bnd[order], bidx[order]
 
 
 @numba.njit(parallel=True, cache=True)
-def _ordered_parallel(x, y, r, r2, ties, dr, tl, pidx, n_pairs, border, bnd, bidx):
-    """Build :func:`_ordered_block` histograms, labellings split over the threads."""
-    starts, nx, ny, xs, ys, ts, bs, bis = _sites_in_grid_order(x, y, r, tl, bnd, bidx)
-    main = np.zeros((len(r), n_pairs, tl.shape[1]))
-    cens = np.zeros((len(r), n_pairs, tl.shape[1]))
-    n_blocks = min(numba.get_num_threads(), tl.shape[1])
+def _ordered_parallel(threads, starts, nx, ny, xs, ys, r, r2, ties, dr, ts, pidx, n_pairs,
+                      border, bs, bis):
+    """Build :func:`_ordered_block` histograms, labellings split over ``threads`` blocks."""
+    main = np.zeros((len(r), n_pairs, ts.shape[1]))
+    cens = np.zeros((len(r), n_pairs, ts.shape[1]))
+    n_blocks = min(threads, ts.shape[1])
     for block in numba.prange(n_blocks):
         _ordered_block(block, n_blocks, xs, ys, starts, nx, ny, r, r2, ties, dr, ts, pidx,
                        border, bs, bis, main, cens)
@@ -271,11 +276,11 @@ def _ordered_parallel(x, y, r, r2, ties, dr, tl, pidx, n_pairs, border, bnd, bid
 
 
 @numba.njit(cache=True)
-def _ordered_serial(x, y, r, r2, ties, dr, tl, pidx, n_pairs, border, bnd, bidx):
+def _ordered_serial(starts, nx, ny, xs, ys, r, r2, ties, dr, ts, pidx, n_pairs, border, bs,
+                    bis):
     """Compute the same histograms in one thread."""
-    starts, nx, ny, xs, ys, ts, bs, bis = _sites_in_grid_order(x, y, r, tl, bnd, bidx)
-    main = np.zeros((len(r), n_pairs, tl.shape[1]))
-    cens = np.zeros((len(r), n_pairs, tl.shape[1]))
+    main = np.zeros((len(r), n_pairs, ts.shape[1]))
+    cens = np.zeros((len(r), n_pairs, ts.shape[1]))
     _ordered_block(0, 1, xs, ys, starts, nx, ny, r, r2, ties, dr, ts, pidx, border, bs, bis,
                    main, cens)
     return main, cens
@@ -327,10 +332,12 @@ def ordered_histograms(
     bidx = (np.ascontiguousarray(boundary_cell, np.int64) if border
             else np.full(n, len(r), np.int64))
     dr = r[-1] / (len(r) - 1)
-    return run_kernel(_ordered_parallel, _ordered_serial, tl.size,
-                      np.ascontiguousarray(x, float), np.ascontiguousarray(y, float), r, r * r,
-                      int(ties), float(dr), np.ascontiguousarray(tl, np.int16),
-                      np.ascontiguousarray(pidx, np.int32), int(n_pairs), border, bnd, bidx)
+    starts, nx, ny, xs, ys, ts, bs, bis = _sites_in_grid_order(
+        np.ascontiguousarray(x, float), np.ascontiguousarray(y, float), r,
+        np.ascontiguousarray(tl, np.int16), bnd, bidx)
+    return run_kernel(_ordered_parallel, _ordered_serial, tl.size, starts, nx, ny, xs, ys, r,
+                      r * r, int(ties), float(dr), ts, np.ascontiguousarray(pidx, np.int32),
+                      int(n_pairs), border, bs, bis, blocks=True)
 
 
 # ----------------------------------------------------------------- per reference point (M)
@@ -416,14 +423,14 @@ def _m_block(block, n_blocks, x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, 
 
 
 @numba.njit(parallel=True, cache=True)
-def _m_parallel(x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, ref_u, total_w, n_pairs,
-                n_types):
-    """Sum :func:`_m_block` with the labellings split over the threads."""
+def _m_parallel(threads, x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, ref_u, total_w,
+                n_pairs, n_types):
+    """Sum :func:`_m_block` with the labellings split over ``threads`` blocks."""
     order, starts, nx, ny, size, x0, y0 = _grid(x, y, r[-1])
     top = np.zeros((len(r), n_pairs, tl.shape[1]))
     ratio = np.zeros((len(r), n_types, tl.shape[1]))
     ratio_w = np.zeros((len(r), n_types, tl.shape[1]))
-    n_blocks = min(numba.get_num_threads(), tl.shape[1])
+    n_blocks = min(threads, tl.shape[1])
     for block in numba.prange(n_blocks):
         _m_block(block, n_blocks, x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, ref_u,
                  total_w, order, starts, nx, ny, size, x0, y0, top, ratio, ratio_w)
@@ -487,4 +494,4 @@ def m_sums(
     return run_kernel(_m_parallel, _m_serial, tl.size, np.ascontiguousarray(x, float),
                       np.ascontiguousarray(y, float), w, np.ascontiguousarray(r, float),
                       np.ascontiguousarray(tl, np.int16), col_of, len(neighbours), ref_ptr,
-                      ref_col, ref_u, float(w.sum()), len(pairs), int(n_types))
+                      ref_col, ref_u, float(w.sum()), len(pairs), int(n_types), blocks=True)
