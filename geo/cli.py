@@ -1538,6 +1538,37 @@ def export(
         echo.print(f"  {path}")
 
 
+@app.command()
+@_friendly
+def report(
+    folder: Annotated[Path, typer.Argument(help="A geo run folder (default: ./geo-out).")] = Path(
+        "geo-out"),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder of the pack (default: "
+                                  "RUN_FOLDER/report).")
+    ] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="Language of the report: zh or en (default: the run's).")
+    ] = None,
+) -> None:
+    """Write the results pack of a run: report.html, report.docx and tables.xlsx.
+
+    The report reads the run's tables, maps and manifest and writes a summary
+    whose every number is a table cell, wide tables with Chinese (or English)
+    headers, platform and town scorecards, charts, the proposed zones with their
+    coordinates, a reading guide to every index, and the data and methods.
+    report.html is one file that opens offline; geo run writes the pack too.
+    """
+    from geo.report import write_report
+
+    written = write_report(folder, out, lang)
+    echo = Console(highlight=False)
+    echo.print(f"results pack / 成果报告: {written[0].parent}", markup=False)
+    for path in written[:3]:
+        echo.print(f"  {path}", markup=False)
+    echo.print(f"  {len(written) - 3} figures in {written[0].parent / 'figures'}", markup=False)
+
+
 def _map_inputs(sources: list[Path]) -> tuple[dict[str, Any], bool, int]:
     """Layers of run folders or layer files, whether any is synthetic, and the run's seed."""
     import json

@@ -210,9 +210,7 @@ def write_function_table(
     frames = []
     for result in results:
         frame = result.to_frame()
-        for key in ("a", "b", "reference", "neighbour", "correction", "ties", "border",
-                    "nsim", "seed", "envelope", "bandwidth_m", "bandwidth_rule", "estimator",
-                    "weighted"):
+        for key in _PARAMETER_COLUMNS:
             if key in result.parameters:
                 frame[key] = result.parameters[key]
         frame["p_value"] = result.p_value
@@ -224,6 +222,46 @@ def write_function_table(
     with atomic_path(path) as tmp:
         write_csv(pd.concat(frames, ignore_index=True), tmp, allow_formulas=allow_formulas)
     return path
+
+
+_PARAMETER_COLUMNS = ("a", "b", "reference", "neighbour", "correction", "ties", "border",
+                      "nsim", "seed", "envelope", "bandwidth_m", "bandwidth_rule", "estimator",
+                      "weighted")
+
+
+def read_function_table(path: str | Path) -> list[FunctionResult]:
+    """Read the functions :func:`write_function_table` wrote, one per function and pair.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``distance_functions.csv``.
+
+    Returns
+    -------
+    list of FunctionResult
+        Without simulations; ``parameters`` holds the table's parameter columns.
+    """
+    table = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True,
+                        dtype={"a": str, "b": str, "reference": str, "neighbour": str})
+    keys = [k for k in ("function", "a", "b", "reference", "neighbour") if k in table.columns]
+    results = []
+    for _, frame in table.groupby(keys, sort=False, dropna=False):
+        first = frame.iloc[0]
+        parameters = {k: first[k] for k in _PARAMETER_COLUMNS
+                      if k in frame.columns and not pd.isna(first[k])}
+        has_envelope = "lo" in frame.columns and frame["lo"].notna().any()
+        p_value = first.get("p_value")
+        results.append(FunctionResult(
+            str(first["function"]), frame["r"].to_numpy(float),
+            frame["observed"].to_numpy(float), frame["theoretical"].to_numpy(float),
+            lo=frame["lo"].to_numpy(float) if has_envelope else None,
+            hi=frame["hi"].to_numpy(float) if has_envelope else None,
+            envelope=parameters.get("envelope"),
+            p_value=None if p_value is None or pd.isna(p_value) else float(p_value),
+            parameters=parameters,
+        ))
+    return results
 
 
 # Function names and the units their values are plotted in (distances in km).
@@ -313,6 +351,30 @@ def _runs(mask: np.ndarray, r: np.ndarray) -> list[tuple[float, float, bool]]:
     return [(float(r[a]), float(r[b]), a <= _BRIDGE) for a, b in zip(starts, stops, strict=True)]
 
 
+def envelope_runs(result: FunctionResult) -> dict[str, list[tuple[float, float, bool]]]:
+    """Find where the observed curve leaves its envelope, as :func:`function_reading` reads it.
+
+    Parameters
+    ----------
+    result : FunctionResult
+        A function with its envelope.
+
+    Returns
+    -------
+    dict
+        ``above`` and ``below``: runs ``(first r, last r, starts at the
+        smallest r)`` in metres, gaps of up to two distances bridged; both
+        empty without an envelope or a distance with a value.
+    """
+    if result.lo is None or result.hi is None:
+        return {"above": [], "below": []}
+    r = np.asarray(result.r, dtype=float)
+    observed, lo, hi = (np.asarray(v, dtype=float) for v in (result.observed, result.lo, result.hi))
+    valid = np.isfinite(observed) & np.isfinite(lo) & np.isfinite(hi) & (r > 0)
+    r, observed, lo, hi = r[valid], observed[valid], lo[valid], hi[valid]
+    return {"above": _runs(observed > hi, r), "below": _runs(observed < lo, r)}
+
+
 def function_reading(result: FunctionResult, lang: str = "en") -> str:
     """One sentence saying what the observed curve shows against its envelope.
 
@@ -361,10 +423,10 @@ def function_reading(result: FunctionResult, lang: str = "en") -> str:
     valid = np.isfinite(observed) & np.isfinite(lo) & np.isfinite(hi) & (r > 0)
     if not valid.any():
         return f"{subject}无法估计（无有效距离）" if zh else f"{subject}: no distance with a value"
-    r, observed, lo, hi = r[valid], observed[valid], lo[valid], hi[valid]
+    r = r[valid]
+    found = envelope_runs(result)
     parts = []
-    for mask, more in ((observed > hi, True), (observed < lo, False)):
-        runs = _runs(mask, r)[:2]
+    for runs, more in ((found["above"][:2], True), (found["below"][:2], False)):
         if not runs:
             continue
         if zh:

@@ -75,6 +75,7 @@ STAGE_ZH = {
     "draw the static maps": "绘制静态地图",
     "write the GeoPackage": "写出 GeoPackage",
     "write tables": "写出表格",
+    "write the results pack": "写出成果报告（HTML、Word、Excel）",
 }
 
 

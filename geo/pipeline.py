@@ -607,6 +607,13 @@ def run(
                    for k in ("cells_tested", "cells_not_tested", "islands")},
             }
         manifest["notes"] = notes
+        with step("write the results pack"):
+            # the report reads what was just written, and this manifest, from the folder
+            from geo.report import write_report
+
+            pack = write_report(folder, folder / "report", config.lang, manifest=manifest)
+        manifest["outputs"].update({p.relative_to(folder).as_posix(): p.stat().st_size
+                                    for p in pack})
         with atomic_path(folder / "manifest.json") as tmp:
             tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return RunResult(folder=Path(config.output).resolve(), manifest=manifest, summary=summary,
@@ -624,7 +631,8 @@ def _planned_outputs(config: RunConfig) -> list[str]:
     """Glob patterns of every file the run may write (as ``_write_outputs`` names them)."""
     names = ["manifest.json", "README.txt", "map.html", "layers.gpkg", "static/map_*.png",
              "static/map_*.pdf", "summary_district_group.csv", "indices*.csv", "density_*.tif",
-             "clusters.csv", "rejects.csv", "flagged.csv"]
+             "clusters.csv", "rejects.csv", "flagged.csv", "report/report.html",
+             "report/report.docx", "report/tables.xlsx", "report/figures/*.png"]
     if config.site_k > 0:
         names.append("sites.csv")
     if config.distance_nsim >= 0:
@@ -779,6 +787,8 @@ def _readme(config: RunConfig, table: FirmTable, synthetic: bool, source_note: s
         "summary_district_group.csv  firms by district and group / 分区县分行业企业数",
         f"indices_*.csv               zonal indices ({config.weighting}-weighted) of every "
         "zone layer / 各图层集聚指数",
+        "report/                     results pack: report.html, report.docx, tables.xlsx "
+        "(summary, tables, charts, reading guide) / 成果报告",
         "manifest.json               inputs, parameters, versions, timings / 运行记录",
     ]
     if config.distance_nsim >= 0:

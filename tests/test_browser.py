@@ -13,9 +13,7 @@ without the ``selenium`` package, the module is skipped.
 from __future__ import annotations
 
 import io
-import json
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -23,18 +21,14 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from chromium import offline_chromium, sent_requests, severe  # skips the module without selenium
 from pyproj import Geod
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.support.ui import WebDriverWait
 
 from geo.crs import transform_geometries, wgs84_to_gcj02
 from geo.maps import load_recipe, save_map, web_map
 from geo.zones import load_layer
-
-pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
-
-from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import TimeoutException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -47,51 +41,11 @@ KNOWN_CLASS = "manufacturing_high_tech"  # drawn #b71c1c (red)
 TOWN = "梦想小镇"  # a small polygon whose displayed position is checked
 
 
-def _find(names: tuple[str, ...]) -> str | None:
-    for name in names:
-        found = shutil.which(name) if "/" not in name else (name if Path(name).is_file() else None)
-        if found:
-            return found
-    return None
-
-
 @pytest.fixture(scope="module")
 def driver():
     """One headless Chromium for the module, with every http(s) request blocked."""
-    chromium = _find(("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"))
-    chromedriver = _find(("/usr/bin/chromedriver", "chromedriver"))
-    if chromium is None or chromedriver is None:
-        pytest.skip(
-            "browser tests need Chromium and chromedriver "
-            "(Debian: apt-get install chromium chromium-driver)"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        f"--window-size={WIDTH},{HEIGHT}",
-        "--force-device-scale-factor=1",
-        "--allow-file-access-from-files",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    browser = webdriver.Chrome(options=options, service=Service(chromedriver))
-    try:
-        browser.set_page_load_timeout(60)
-        # Network off: tiles and CDN files cannot load, and every attempt is
-        # still logged (Network.requestWillBeSent) so tests can see it.
-        browser.execute_cdp_cmd("Network.enable", {})
-        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*"]})
-        browser.execute_cdp_cmd(
-            "Network.emulateNetworkConditions",
-            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-        )
+    with offline_chromium(WIDTH, HEIGHT) as browser:
         yield browser
-    finally:
-        browser.quit()
 
 
 def _firms(n: int = 300, seed: int = 0) -> gpd.GeoDataFrame:
@@ -204,23 +158,8 @@ def _wait_drawn(driver, timeout: float = 10) -> dict:
         return driver.execute_script(_DRAWN)
 
 
-def _requests(driver) -> list[dict]:
-    """Requests the page tried to send since the last call (from the performance log)."""
-    out = []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            params = message["params"]
-            out.append({"url": params["request"]["url"], "type": params.get("type", "")})
-    return out
-
-
 def _web(requests: list[dict]) -> list[dict]:
     return [r for r in requests if r["url"].startswith(("http://", "https://"))]
-
-
-def _severe(entries: list[dict]) -> list[str]:
-    return [e["message"] for e in entries if e["level"] == "SEVERE"]
 
 
 def _expand(driver) -> None:
@@ -262,12 +201,12 @@ def _overlay_names(layers, lang: str) -> list[str]:
 
 def test_offline_map_works_with_the_network_off(driver, pages, layers, tmp_path):
     _open(driver, pages(basemap="none", offline=True))
-    requests = _requests(driver)
+    requests = sent_requests(driver)
     assert _web(requests) == [], f"offline map reached for the network: {_web(requests)[:5]}"
     assert not driver.execute_script(
         "return document.querySelectorAll('script[src^=\"http\"], link[href^=\"http\"]').length"
     )
-    assert _severe(driver.get_log("browser")) == []
+    assert severe(driver.get_log("browser")) == []
     assert driver.execute_script('return typeof L !== "undefined"')
 
     control = _control_text(driver)
@@ -302,7 +241,7 @@ def test_online_map_needs_the_network_and_the_check_sees_it(driver, pages):
     online = pages(basemap="none", offline=False)
     driver.get_log("performance")
     driver.get(online.as_uri())
-    scripts = [r for r in _web(_requests(driver)) if r["type"] in ("Script", "Stylesheet")]
+    scripts = [r for r in _web(sent_requests(driver)) if r["type"] in ("Script", "Stylesheet")]
     assert scripts, "a non-offline map should load Leaflet from the web"
 
 
@@ -311,7 +250,7 @@ def test_known_firm_is_drawn_where_the_basemap_expects_it(driver, pages, layers,
     # JavaScript and CSS are inlined so Leaflet runs with the network off; the
     # basemap's tiles cannot load, which does not matter for positions.
     _open(driver, pages(basemap=basemap, offline=True))
-    tiles = [r["url"] for r in _web(_requests(driver)) if r["type"] == "Image"]
+    tiles = [r["url"] for r in _web(sent_requests(driver)) if r["type"] == "Image"]
     hosts = {"osm": ("openstreetmap.org",), "amap": ("autonavi.com", "amap.com")}[basemap]
     assert tiles and all(any(h in url for h in hosts) for url in tiles), tiles[:3]
     errors = [e for e in driver.get_log("browser")
@@ -437,7 +376,7 @@ def test_clicking_a_zone_opens_a_popup_with_labelled_fields(driver, pages, layer
         "return document.querySelector('.leaflet-popup-content').textContent;")
     # aliases from the recipe label the values
     assert "名称" in popup and TOWN in popup and "主导领域" in popup
-    assert _severe(driver.get_log("browser")) == []
+    assert severe(driver.get_log("browser")) == []
 
 
 def test_english_map_names_its_layers_in_english(driver, pages, layers):
@@ -449,7 +388,7 @@ def test_english_map_names_its_layers_in_english(driver, pages, layers):
         assert name.split(" (")[0] not in control
     legend = driver.find_element("css selector", ".geo-legend").text
     assert "Enterprises" in legend and "High-tech manufacturing" in legend
-    assert _severe(driver.get_log("browser")) == []
+    assert severe(driver.get_log("browser")) == []
 
 
 
@@ -513,7 +452,7 @@ return out;
 def test_default_map_loads_no_code_from_a_cdn(driver, site_pages):
     """The default map (Amap tiles for Chinese) asks the network for tiles only."""
     _open(driver, site_pages("zh", basemap="amap"))
-    kinds = {r["type"] for r in _web(_requests(driver))}
+    kinds = {r["type"] for r in _web(sent_requests(driver))}
     assert kinds <= {"Image"}, kinds
     assert driver.execute_script('return typeof L !== "undefined"')
 
@@ -543,7 +482,7 @@ def test_first_view_is_readable(driver, site_pages, layers, viewport, lang):
     want = (["区划与平台", "企业", "分析结果", "选址建议"] if lang == "zh"
             else ["Zones", "Enterprises", "Analyses", "Siting"])
     assert headings == want, headings
-    assert _severe(driver.get_log("browser")) == []
+    assert severe(driver.get_log("browser")) == []
 
 
 _ZONE_CENTRE = _MAP + """
