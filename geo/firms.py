@@ -27,7 +27,9 @@ columns ``firm_id`` (str), ``name`` (str), ``industry_code`` (normalised, e.g.
 services), ``high_tech`` (bool), ``employees`` (float, NaN if absent),
 ``revenue`` (float, in the file's unit), ``registered_capital`` (10,000s of
 ``capital_currency``), ``capital_currency``, ``year`` (Int64, from a year or a
-founding-date column), ``reported_district`` and ``address`` (as given),
+founding-date column), ``founded`` and ``closed`` (``datetime64[s]``: the
+founding date from a 成立日期 column, NaT when only a year is given; the
+earlier of the 注销日期 and 吊销日期), ``reported_district`` and ``address`` (as given),
 ``lon``, ``lat`` (WGS84), ``source_row``, ``flag_zh``/``flag_en`` (why a kept
 row needs a look), ``suspect_position`` (bool: a geocoder fallback or a
 district mismatch; left out of distance-based statistics by default),
@@ -65,6 +67,7 @@ from geo.io.checks import (
     flag_suspect_positions,
     text_field,
     validate_capital,
+    validate_dates,
     validate_ids,
     validate_industry,
     validate_number,
@@ -81,7 +84,7 @@ from geo.safety import write_csv
 
 OUTPUT_COLUMNS = (
     "firm_id", "name", "industry_code", "section", "division", "group", "field", "high_tech",
-    "employees", "revenue", "registered_capital", "capital_currency", "year",
+    "employees", "revenue", "registered_capital", "capital_currency", "year", "founded", "closed",
     "reported_district", "address", "lon", "lat", "source_row", "flag_zh", "flag_en",
     "suspect_position", "snapped_m", "synthetic",
 )
@@ -384,6 +387,7 @@ def normalise_firms(
                               flags=flags)
     capital, currency = validate_capital(checked, mapping, problems, flags)
     year = validate_year(checked, mapping, problems)
+    founded, closed = validate_dates(checked, mapping, problems, flags, year)
     if unread.any():
         problems.replace(read_problems)
 
@@ -418,6 +422,8 @@ def normalise_firms(
             "registered_capital": capital[keep],
             "capital_currency": pd.Series(currency[keep], dtype=object),
             "year": pd.array(year[keep], dtype="Int64"),
+            "founded": founded[keep],
+            "closed": closed[keep],
             "reported_district": text_field(checked, mapping, "district", None)[keep],
             "address": text_field(checked, mapping, "address", None)[keep],
             "lon": lon[keep],

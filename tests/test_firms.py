@@ -17,7 +17,7 @@ AREA = box(118.3, 29.1, 120.8, 30.6)
 
 OUTPUT_COLUMNS = [
     "firm_id", "name", "industry_code", "section", "division", "group", "field", "high_tech",
-    "employees", "revenue", "registered_capital", "capital_currency", "year",
+    "employees", "revenue", "registered_capital", "capital_currency", "year", "founded", "closed",
     "reported_district", "address", "lon", "lat", "source_row", "flag_zh", "flag_en",
     "suspect_position", "snapped_m", "synthetic", "geometry",
 ]

@@ -31,7 +31,7 @@ from geo.industry_codes import CLAIM_FIELDS, CODE_FIELD, resolve_industry
 from geo.io.columns import FIELD_LABELS, ColumnMapping
 from geo.io.problems import RowProblems
 from geo.io.quality import distance_outside, flag_positions, metric_crs, snap_inside
-from geo.io.values import parse_capital, parse_years, to_number, to_text
+from geo.io.values import parse_capital, parse_dates, parse_years, to_number, to_text
 
 # Degrees added around the study area's bounds when diagnosing positions: the
 # polygon test decides "outside"; the box only has to separate swapped/projected.
@@ -368,3 +368,77 @@ def validate_year(
     values = values.copy()
     values[fractional | out_of_range] = np.nan
     return values
+
+
+def _year_of(dates: np.ndarray) -> np.ndarray:
+    years = dates.astype("datetime64[Y]").astype(float) + 1970
+    years[np.isnat(dates)] = np.nan
+    return years
+
+
+def validate_dates(
+    frame: pd.DataFrame, mapping: ColumnMapping, problems: RowProblems, flags: RowProblems,
+    years: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Founding and closing dates: ``founded`` from a 成立日期 column, ``closed`` from 注销/吊销.
+
+    A closing date that cannot be read, or whose year is implausible, rejects
+    the row (as an unreadable founding year does); one before the founding
+    date (or year) flags it. A firm with both a deregistration and a
+    revocation date closed at the earlier.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The rows.
+    mapping : ColumnMapping
+        Which columns hold the dates.
+    problems, flags : RowProblems
+        Reasons to reject and to flag rows, added to.
+    years : numpy.ndarray
+        Founding years already read (:func:`validate_year`).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``founded`` and ``closed`` as ``datetime64[s]`` (NaT where unknown;
+        ``founded`` also where the file gives only a year).
+    """
+    n = len(frame)
+    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
+    founded = nat.copy()
+    if "year" in mapping.fields and mapping.is_date("year"):
+        founded, _ = parse_dates(frame[mapping.fields["year"]])  # unreadable: validate_year
+        founded = np.where(np.isfinite(years), founded, nat)
+    closed = nat.copy()
+    low, high = _YEAR_RANGE
+    for name, what_en, what_zh in (("deregistered", "deregistration", "注销"),
+                                   ("revoked", "revocation", "吊销")):
+        if name not in mapping.fields:
+            continue
+        column = mapping.fields[name]
+        dates, bad = parse_dates(frame[column])
+        problems.add(bad, column, f"unreadable {what_en} date", f"{what_zh}日期无法识别",
+                     f"unreadable {what_en} date")
+        year = _year_of(dates)
+        with np.errstate(invalid="ignore"):
+            implausible = np.isfinite(year) & ((year < low) | (year > high))
+        problems.add(implausible, column, f"implausible {what_en} date (expected {low}-{high})",
+                     f"{what_zh}日期不合理（应在 {low}–{high} 年之间）",
+                     f"implausible {what_en} date")
+        dates = np.where(implausible, nat, dates)
+        earlier = ~np.isnat(dates) & (np.isnat(closed) | (dates < closed))
+        closed = np.where(earlier, dates, closed)
+    known = ~np.isnat(closed)
+    with np.errstate(invalid="ignore"):
+        # by date where the founding date is known, else by year (founded in 2015 and
+        # closed in 2014 is impossible; closed in 2015 is not)
+        before = known & np.where(~np.isnat(founded), closed < founded,
+                                  np.isfinite(years) & (_year_of(closed) < years))
+    if before.any():
+        columns = "/".join(mapping.fields[f] for f in ("deregistered", "revoked")
+                           if f in mapping.fields)
+        flags.add(before, columns, "closed before it was founded", "注销/吊销日期早于成立日期",
+                  "closed before founded")
+    return founded, closed
+

@@ -28,7 +28,7 @@ from geo.errors import ConfigError, InputError
 SCHEMA = (
     "firm_id", "name", "industry_code", "industry_section", "industry_division",
     "industry_group", "industry_class", "lon", "lat", "employees", "revenue",
-    "registered_capital", "year", "district", "address",
+    "registered_capital", "year", "deregistered", "revoked", "district", "address",
 )
 INDUSTRY_FIELDS = (
     "industry_code", "industry_class", "industry_group", "industry_division", "industry_section",
@@ -68,6 +68,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "year": (
         "year", "成立年份", "年份", "成立日期", "成立时间", "注册日期", "founded",
     ),
+    "deregistered": (
+        "deregistered", "注销日期", "注销时间", "注销年份", "deregistration_date", "closed",
+    ),
+    "revoked": ("revoked", "吊销日期", "吊销时间", "吊销年份", "revocation_date"),
     "district": (
         "district", "所属区县", "区县", "所在区县", "所属区域", "行政区划", "所在地区", "区域",
         "county",
@@ -92,6 +96,8 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "revenue": ("营业收入", "revenue"),
     "registered_capital": ("注册资本", "registered capital"),
     "year": ("成立年份", "year founded"),
+    "deregistered": ("注销日期", "deregistration date"),
+    "revoked": ("吊销日期", "revocation date"),
     "district": ("所属区县", "district"),
     "address": ("地址", "address"),
 }

@@ -1,4 +1,4 @@
-"""Cell values of registers: text, numbers, founding years and registered capital.
+"""Cell values of registers: text, numbers, dates, founding years and registered capital.
 
 Registers write numbers the way people do: thousands separators, full-width
 digits, ``500万元人民币``, ``2015年3月12日``. These parsers are vectorised over
@@ -16,8 +16,6 @@ import pandas as pd
 from geo.io.readers import scalar_text
 
 NULL_TOKENS = frozenset({"", "nan", "null", "none", "na", "n/a", "#n/a", "-", "--", "—"})
-# 2015-03-12, 2015/3/12, 2015.3.12, 2015年3月12日, 20150312, 2015-03-12 00:00:00
-_DATE = re.compile(r"^\s*(\d{4})(?:[-/.年]\s*\d{1,2}|\d{4}(?!\d))?")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _CAPITAL = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*(亿|万|千)?\s*(元)?\s*(.*)$")
 _CURRENCIES = {
@@ -105,15 +103,105 @@ def to_number(
 
 
 
+# A date written year first: 2024-03-05, 2024/3/5, 2024.3.5, 2024年3月5日, 2024-03,
+# 2024年3月, 2024年, with an optional time after it (2024-03-05 00:00:00, 2024-03-05T08:30)
+_YMD = re.compile(r"^(\d{4})\s*(?:[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(\d{1,2})\s*日?|月)?)?\s*"
+                  r"(?:年\s*)?(?:[T\s]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:\d{6})?$")  # 20240305, 20240305083000
+# Chinese numerals of dates written out: 二〇二四年三月五日, 二零二四年十二月三十一日
+_HAN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+_HAN_DATE = re.compile(r"^([〇零一二三四五六七八九]{4})年(?:([一二三四五六七八九十]{1,3})月"
+                       r"(?:([一二三四五六七八九十]{1,3})日)?)?$")
+
+
+def _han_number(text: str) -> int:
+    """十二 -> 12, 三十一 -> 31, 五 -> 5 (the numbers of months and days)."""
+    if "十" not in text:
+        return int(text.translate(_HAN_DIGITS))
+    tens, _, units = text.partition("十")
+    return int(tens.translate(_HAN_DIGITS) or 1) * 10 + int(units.translate(_HAN_DIGITS) or 0)
+
+
+def _date_of(cell: str) -> pd.Timestamp | None:
+    """One cell as a date (the first day of a month or year given alone); None if unreadable."""
+    cell = unicodedata.normalize("NFKC", cell).strip()
+    parts = None
+    for pattern, convert in ((_YMD, int), (_COMPACT, int), (_HAN_DATE, _han_number)):
+        match = pattern.match(cell)
+        if match:
+            year = match.group(1)
+            parts = (int(year.translate(_HAN_DIGITS)),
+                     *(convert(g) if g else 1 for g in match.groups()[1:3]))
+            break
+    if parts is None:
+        try:  # a date cell Excel saved as its day number (45356, or 45356.5 with a time)
+            number = float(cell)
+        except ValueError:
+            return None
+        if not 10_000 <= number <= 80_000:
+            return None
+        return (_EXCEL_EPOCH + pd.Timedelta(days=int(number))).normalize()
+    try:
+        return pd.Timestamp(year=parts[0], month=parts[1], day=parts[2])
+    except ValueError:  # 2024-02-30, 2024-13-01
+        return None
+
+
+def parse_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Read dates as registers write them (成立日期, 注销日期, 吊销日期).
+
+    Year first, in the common Chinese and ISO forms: ``2024-03-05``,
+    ``2024/3/5``, ``2024.3.5``, ``20240305``, ``2024年3月5日`` (also with
+    full-width digits, or written out: ``二〇二四年三月五日``), with or without
+    a time (``2024-03-05 08:30:00``, ``2024-03-05T08:30``); a month or a year
+    alone (``2024-03``, ``2024年3月``, ``2024``, ``2024年``) as its first day;
+    Excel day numbers (``45356``) of cells saved as numbers; and the dates and
+    times a spreadsheet reader returns. Day-first forms (``05/03/2024``) are
+    ambiguous and not read.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Cells of any type.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Dates as ``datetime64[s]`` (NaT where blank or unreadable) and the
+        mask of cells that could not be read.
+
+    Examples
+    --------
+    >>> dates, bad = parse_dates(pd.Series(["2024年3月5日", "20240305", "45356", "2024-02-30"]))
+    >>> [str(d) for d in dates.astype("datetime64[D]")], bad.tolist()
+    (['2024-03-05', '2024-03-05', '2024-03-05', 'NaT'], [False, False, False, True])
+    """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        dates = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
+        return dates.dt.normalize().to_numpy(dtype="datetime64[s]"), np.zeros(len(values), bool)
+    text = to_text(values)
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    dates = np.full(len(uniques) + 1, np.datetime64("NaT"), dtype="datetime64[s]")
+    bad = np.zeros(len(uniques) + 1, dtype=bool)
+    for i, cell in enumerate(uniques):
+        if str(cell).strip().lower() in NULL_TOKENS:
+            continue
+        date = _date_of(str(cell))
+        if date is None:
+            bad[i] = True
+        else:
+            dates[i] = np.datetime64(date.to_datetime64(), "s")
+    return dates[codes], bad[codes]
+
+
 def parse_years(values: pd.Series, *, dates: bool) -> tuple[np.ndarray, np.ndarray]:
     """Read founding years from a year column or a date column (成立日期).
 
     Parameters
     ----------
     values : pandas.Series
-        Cells: years (``2015``), or dates in the common Chinese and ISO forms
-        (``2015-03-12``, ``2015/3/12``, ``2015年3月12日``, ``20150312``) and,
-        when ``dates``, Excel day numbers (``42075``) of cells saved as numbers.
+        Cells: years (``2015``), or, when ``dates``, dates in the forms
+        :func:`parse_dates` reads.
     dates : bool
         Whether the column holds dates.
 
@@ -125,28 +213,10 @@ def parse_years(values: pd.Series, *, dates: bool) -> tuple[np.ndarray, np.ndarr
     """
     if not dates:
         return to_number(values)
-    text = to_text(values)
-    codes, uniques = pd.factorize(text, use_na_sentinel=True)
-    years = np.full(len(uniques) + 1, np.nan)
-    bad = np.zeros(len(uniques) + 1, dtype=bool)
-    for i, cell in enumerate(uniques):
-        cell = unicodedata.normalize("NFKC", str(cell)).strip()
-        if cell.lower() in NULL_TOKENS:
-            continue
-        match = _DATE.match(cell)
-        if match and (len(cell) == 4 or not cell[4:5].isdigit() or len(cell) >= 8):
-            years[i] = float(match.group(1))
-            continue
-        try:  # a date cell Excel saved as its day number
-            number = float(cell)
-        except ValueError:
-            bad[i] = True
-            continue
-        if number.is_integer() and 10_000 <= number <= 80_000:
-            years[i] = float((_EXCEL_EPOCH + pd.Timedelta(days=number)).year)
-        else:
-            bad[i] = True
-    return years[codes], bad[codes]
+    found, bad = parse_dates(values)
+    years = found.astype("datetime64[Y]").astype(float) + 1970
+    years[np.isnat(found)] = np.nan
+    return years, bad
 
 
 def parse_capital(
