@@ -38,6 +38,8 @@ bench: install
 	$(BIN)/python bench/siting.py
 	$(BIN)/python bench/siting_scale.py
 	$(BIN)/python bench/web_map.py
+	$(BIN)/python bench/report.py
+	$(BIN)/python bench/panel.py
 	$(BIN)/python bench/startup.py
 
 clean:

@@ -81,6 +81,7 @@ STAGE_ZH = {
     "write the GeoPackage": "写出 GeoPackage",
     "write tables": "写出表格",
     "write the results pack": "写出成果报告（HTML、Word、Excel）",
+    "panel by year": "分年份计算指数并检验变化",
 }
 
 

@@ -33,6 +33,7 @@ from geo.distance import (
     run_distance_analyses,
     write_function_table,
 )
+from geo.entrants import entrant_colocation
 from geo.errors import ConfigError, InputError
 from geo.export import EXPORT_FORMATS, export_layers, read_layers, write_geopackage, write_tables
 from geo.firms import FirmTable, read_firms
@@ -54,6 +55,8 @@ from geo.maps.static import find_cjk_font, write_static_maps
 from geo.maps.styles import write_layer_styles
 from geo.outputs import atomic_folder, atomic_path, check_output_folder
 from geo.pair_outputs import write_pair_study
+from geo.panel import Panel, panel_by_year, parse_years
+from geo.panel_outputs import write_panel
 from geo.safety import write_csv
 from geo.seed import BASE_SIZE, generate_firms
 from geo.siting import SiteOptions, site_zones
@@ -164,6 +167,12 @@ class RunConfig:
         Extent of the static maps (``[map] static_extent``): ``core`` (where
         80 % of the enterprises are), ``city`` or ``"W,S,E,N"`` in WGS84
         degrees (:func:`geo.maps.extent.parse_extent`).
+    years : list of int or str, optional
+        Panel by year (``[panel] years``, ``--years 2015,2020,2024``): every
+        zonal index for the firms active in each year, and the change from the
+        first to the last year (:mod:`geo.panel`).
+    panel_permutations : int
+        Random relabellings of the test of change (``[panel] permutations``).
     """
 
     firms: Path | None = None
@@ -203,6 +212,8 @@ class RunConfig:
     keep_flagged: bool = False
     allow_formulas: bool = False
     static_extent: str = "core"
+    years: list[int] | str | None = None
+    panel_permutations: int = 999
 
 
 # TOML layout: section -> {key: RunConfig field}
@@ -231,6 +242,7 @@ _TOML_KEYS = {
                  "density_bandwidth": "density_bandwidth", "hotspot_cells": "hotspot_cells"},
     "siting": {"k": "site_k", "radius": "site_radius", "method": "site_method",
                "cell": "site_cell", "mask": "site_mask"},
+    "panel": {"years": "years", "permutations": "panel_permutations"},
 }
 _PATH_FIELDS = {"firms", "classification", "output"}
 
@@ -461,6 +473,7 @@ def run(
     if config.weighting not in ("count", "employment"):
         raise ConfigError(f"unknown weighting '{config.weighting}': use count or employment")
     scheme = load_scheme(config.groups)
+    years = parse_years(config.years) if config.years else None  # fail before the work
     site_options = None
     if config.site_k > 0:
         site_options = SiteOptions(
@@ -543,6 +556,25 @@ def run(
             )
             for name, ids in zone_of.items()
         ]
+    panel = None
+    if years:
+        with step("panel by year"):
+            panel = panel_by_year(firms, zones, zone_of, years, scheme=scheme,
+                                  weighting=config.weighting, analysis_crs=config.analysis_crs,
+                                  permutations=config.panel_permutations, seed=config.seed)
+            # where the period's new producer services went: well-placed firms only
+            xy = placed.to_crs(analysis.crs).geometry
+            try:
+                panel.entrants = entrant_colocation(
+                    placed, xy.x.to_numpy(), xy.y.to_numpy(), years[0], years[-1],
+                    zone_of={name: np.asarray(zone_of[name], dtype=object)[located]
+                             for name in ("districts", "platforms") if name in zone_of},
+                    zone_names={name: dict(zip(zones[name]["zone_id"].astype(str),
+                                               zones[name]["name_zh"].astype(str), strict=True))
+                                for name in ("districts", "platforms") if name in zones},
+                    nsim=config.panel_permutations, seed=config.seed)
+            except ConfigError as exc:
+                notes.append(f"entrants not located: {exc}")
     grid_clusters = None
     if config.grid:
         with step("hot spots and bivariate LISA"):
@@ -593,13 +625,15 @@ def run(
                  "site_catchments": siting.catchments.assign(synthetic=synthetic),
                  "site_candidates": siting.candidates.assign(synthetic=synthetic)}
                 if siting else {})},
-            synthetic, step, notes,
+            synthetic, step, notes, panel,
         )
         manifest = _manifest(config, table, synthetic, timings, outputs, folder)
         if distance is not None:
             manifest["distance"] = distance["parameters"]
         if siting is not None:
             manifest["siting"] = siting.summary
+        if panel is not None:
+            manifest["panel"] = panel.parameters
         if grid_clusters is not None:
             manifest["hot_spots"] = {
                 "cells": config.hotspot_cells, "rule": HOTSPOT_RULES[config.hotspot_cells],
@@ -638,6 +672,8 @@ def _planned_outputs(config: RunConfig) -> list[str]:
     if config.distance_nsim >= 0:
         names += ["distance_functions.csv", "colocation.csv", "plots/*", "pairs_*.csv",
                   "pairs_*.png"]
+    if config.years:
+        names += ["panel_*.csv", "plots/trend_*.png"]
     names += [f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}"
               for fmt in config.exports]
     return names
@@ -657,6 +693,7 @@ def _write_outputs(
     synthetic: bool,
     step: Callable[[str], Any],
     notes: list[str],
+    panel: Panel | None = None,
 ) -> list[str]:
     firms_note = SYNTHETIC_NOTE_EN if synthetic else f"enterprises: {table.source}"
     outputs = []
@@ -762,6 +799,9 @@ def _write_outputs(
                     write_csv(attribute_table(frame, config.analysis_crs), tmp,
                               allow_formulas=trusted)
                 outputs.append(name)
+        if panel is not None:
+            outputs.extend(p.relative_to(folder).as_posix() for p in write_panel(
+                panel, folder, synthetic=synthetic, lang=config.lang, allow_formulas=trusted))
         if table.write_rejects(folder / "rejects.csv", allow_formulas=trusted):
             outputs.append("rejects.csv")
         if table.write_flagged(folder / "flagged.csv", allow_formulas=trusted):
@@ -791,6 +831,13 @@ def _readme(config: RunConfig, table: FirmTable, synthetic: bool, source_note: s
         "(summary, tables, charts, reading guide) / 成果报告",
         "manifest.json               inputs, parameters, versions, timings / 运行记录",
     ]
+    if config.years:
+        lines[-1:-1] = [
+            "panel_*.csv                 indices by year and their change (permutation test) / "
+            "分年份指数及其变化",
+            "plots/trend_*.png           C of districts and platforms over the years / "
+            "协同集聚质量变化趋势图",
+        ]
     if config.distance_nsim >= 0:
         lines[-1:-1] = [
             "distance_functions.csv      cross-L and Kd of manufacturing with producer services "

@@ -287,11 +287,14 @@ def generate_firms(n: int = BASE_SIZE, seed: int = 20261122) -> FirmTable:
             np.concatenate(cy_parts),
             np.concatenate(sigma_parts),
         )
-        frames.append(pd.DataFrame({"x": x, "y": y, "category": np.concatenate(cat_parts)}))
+        frames.append(pd.DataFrame({"x": x, "y": y, "category": np.concatenate(cat_parts),
+                                    "adcode": adcode}))
     firms = pd.concat(frames, ignore_index=True)
     # shuffle so ids and file order carry no district/category pattern
     firms = firms.iloc[rng.permutation(len(firms))].reset_index(drop=True)
     firms = _attributes(firms, calibration.mix, rng)
+    # a stream of its own: the history does not move any firm or change its industry
+    firms["year"] = founding_years(firms, np.random.default_rng([seed, 16]))
     lonlat = gpd.GeoSeries(
         gpd.points_from_xy(firms["x"], firms["y"]), crs=DEFAULT_ANALYSIS_CRS
     ).to_crs(WGS84)
@@ -313,8 +316,49 @@ def generate_firms(n: int = BASE_SIZE, seed: int = 20261122) -> FirmTable:
     return table
 
 
+# Founding years: 2025 minus an exponential age (years) of this mean, within 1985-2025.
+# A synthetic history in the picture the bundled policy texts paint: producer services
+# younger than manufacturing, and youngest in Binjiang and the Chengxi corridor (grown
+# fast since the 2010s); logistics in Qiantang (the old Xiasha/Dajiangdong industrial
+# zones) came early.
+LAST_YEAR, FIRST_YEAR = 2025, 1985
+_MEAN_AGE = {"manufacturing_high_tech": 10.0, "manufacturing_other": 13.0, "other": 9.0}
+_SERVICE_MEAN_AGE = 7.0
+_YOUNG_SERVICES = 4.0  # producer services in Binjiang and the Chengxi corridor
+_OLD_LOGISTICS = 15.0  # logistics in Qiantang
+_BINJIANG, _QIANTANG, _CHENGXI = "330108", "330114", "城西科创大走廊"
+
+
+def founding_years(firms: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Draw the synthetic founding year of each firm from its category and place.
+
+    Parameters
+    ----------
+    firms : pandas.DataFrame
+        ``category``, ``adcode`` (district) and ``x``, ``y`` in the analysis CRS.
+    rng : numpy.random.Generator
+        The stream to draw from.
+
+    Returns
+    -------
+    numpy.ndarray of int
+    """
+    category = firms["category"].to_numpy()
+    services = ~np.isin(category, list(_MEAN_AGE))
+    mean = np.where(services, _SERVICE_MEAN_AGE,
+                    [_MEAN_AGE.get(c, _SERVICE_MEAN_AGE) for c in category])
+    platforms = load_layer("platforms").to_crs(DEFAULT_ANALYSIS_CRS)
+    corridor = platforms.loc[platforms["name_zh"] == _CHENGXI].union_all()
+    inside = shapely.contains_xy(corridor, firms["x"].to_numpy(), firms["y"].to_numpy())
+    district = firms["adcode"].astype(str).to_numpy()
+    mean = np.where(services & ((district == _BINJIANG) | inside), _YOUNG_SERVICES, mean)
+    mean = np.where((category == "logistics") & (district == _QIANTANG), _OLD_LOGISTICS, mean)
+    age = np.floor(rng.exponential(mean))
+    return np.clip(LAST_YEAR - age, FIRST_YEAR, LAST_YEAR).astype(int)
+
+
 def _attributes(firms: pd.DataFrame, mix: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Add ids, synthetic names, industry codes, employees, revenue and year."""
+    """Add ids, synthetic names, industry codes, employees and revenue."""
     n = len(firms)
     codes = np.empty(n, dtype=object)
     labels = np.empty(n, dtype=object)
@@ -335,7 +379,6 @@ def _attributes(firms: pd.DataFrame, mix: pd.DataFrame, rng: np.random.Generator
     employees = np.clip(employees, 1, 60_000)
     # revenue in 10,000 yuan (万元) per employee, log-normal around 60
     revenue = np.round(employees * 60.0 * np.exp(0.8 * rng.standard_normal(n)), 1)
-    year = np.clip(2025 - np.floor(rng.exponential(9.0, n)), 1985, 2025).astype(int)
     ids = np.char.add("SYN", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
     return firms.assign(
         firm_id=ids,
@@ -343,5 +386,4 @@ def _attributes(firms: pd.DataFrame, mix: pd.DataFrame, rng: np.random.Generator
         industry_code=codes,
         employees=employees,
         revenue=revenue,
-        year=year,
     )

@@ -103,6 +103,13 @@ def run(
                      "urban core, with an inset of the city; default), city, or W,S,E,N in "
                      "WGS84 degrees."),
     ] = None,
+    years: Annotated[
+        str | None,
+        typer.Option("--years", help="Panel by year, e.g. 2015,2020,2024: every zonal index "
+                     "for the firms active in each year (founded by then, not closed before: "
+                     "成立日期/成立年份, 注销日期, 吊销日期) and the change from the first to the "
+                     "last year with a permutation test (panel_*.csv, plots/trend_*.png)."),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace files in the run folder that geo did not "
                            "write but this run writes (other files there are always kept).")
@@ -135,6 +142,7 @@ def run(
         "hotspot_cells": hotspot_cells,
         "static_extent": static_extent,
         "distance_max_points": 0 if full else None,
+        "years": years,
     }
     for key, value in overrides.items():
         if value is not None:

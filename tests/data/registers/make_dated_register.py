@@ -17,9 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
-import openpyxl
+# openpyxl writes other bytes with lxml (python-docx brings it) than without it:
+# its own serialiser always, so the files do not depend on what else is installed
+os.environ["OPENPYXL_LXML"] = "False"
+
+import openpyxl  # noqa: E402
 
 HERE = Path(__file__).parent
 # (成立日期 cell, 注销日期 cell, 吊销日期 cell, founded, closed, status)

@@ -20,17 +20,22 @@ import argparse
 import csv
 import io
 import json
+import os
 import re
 import zipfile
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
-import openpyxl
-import pyproj
-import shapely
+# openpyxl writes other bytes with lxml (python-docx brings it) than without it:
+# its own serialiser always, so the files do not depend on what else is installed
+os.environ["OPENPYXL_LXML"] = "False"
 
-from geo.crs import DEFAULT_ANALYSIS_CRS, gcj02_to_wgs84, wgs84_to_gcj02
+import geopandas as gpd  # noqa: E402
+import numpy as np  # noqa: E402
+import openpyxl  # noqa: E402
+import pyproj  # noqa: E402
+import shapely  # noqa: E402
+
+from geo.crs import DEFAULT_ANALYSIS_CRS, gcj02_to_wgs84, wgs84_to_gcj02  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]

@@ -1,0 +1,98 @@
+"""Tables and trend charts of a panel by year (:mod:`geo.panel`).
+
+``panel_*.csv`` beside the run's other tables: the tidy tables with a ``year``
+column, one wide table per index (zone x year), and the change from the first
+to the last year with its permutation p-values; ``plots/trend_<layer>.png``
+draws C of every zone of the districts and platforms layers over the years.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from geo.export import write_tables
+from geo.messages import pick
+from geo.outputs import atomic_path
+from geo.panel import Panel
+
+TREND_LAYERS = ("districts", "platforms")
+
+
+def write_panel(panel: Panel, folder: str | Path, *, synthetic: bool, lang: str = "zh",
+                allow_formulas: bool = False) -> list[Path]:
+    """Write a panel's tables (``panel_*.csv``) and trend charts (``plots/trend_*.png``).
+
+    Parameters
+    ----------
+    panel : Panel
+        The panel.
+    folder : str or Path
+        The run folder.
+    synthetic : bool
+        Whether the firms are synthetic (a column, and the charts, say so).
+    lang : {"zh", "en"}
+        Language of the charts.
+    allow_formulas : bool
+        Trusted data: text cells as they are (:func:`geo.safety.write_csv`).
+
+    Returns
+    -------
+    list of Path
+        Every file written.
+    """
+    folder = Path(folder)
+    tables = {name: table.assign(synthetic=synthetic) for name, table in panel.tables().items()}
+    written = write_tables(tables, folder / "panel.csv", allow_formulas=allow_formulas)
+    wide = panel.tables()["coagg_quality"]
+    for layer in TREND_LAYERS:
+        part = wide[wide["layer"] == layer]
+        if len(part):
+            path = folder / "plots" / f"trend_{layer}.png"
+            plot_trend(part, panel.years, path, layer=layer, synthetic=synthetic, lang=lang)
+            written.append(path)
+    return written
+
+
+def plot_trend(wide, years: list[str], path: Path, *, layer: str, synthetic: bool,
+               lang: str) -> Path:
+    """Draw C of each zone over the years, one line per zone, labelled at its end."""
+    from geo.maps.static import find_cjk_font
+
+    cjk = find_cjk_font()
+    if lang == "zh" and cjk is None:
+        lang = "en"  # no Chinese glyphs: English text, not empty boxes
+    families = [cjk, "DejaVu Sans"] if lang == "zh" else ["DejaVu Sans", *([cjk] if cjk else [])]
+    names = {"districts": ("区县", "districts"), "platforms": ("重点平台", "platforms")}
+    what = pick(lang, *names.get(layer, (layer, layer)))
+    x = np.array([int(y) if str(y).isdigit() else i for i, y in enumerate(years)])
+    with matplotlib.rc_context({"font.family": families, "axes.unicode_minus": False,
+                                "axes.formatter.use_mathtext": False}):
+        fig = Figure(figsize=(8, 5), dpi=130, layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        for _, row in wide.iterrows():
+            values = row[years].to_numpy(dtype=float)
+            if not np.isfinite(values).any():
+                continue
+            ax.plot(x, values, marker="o", lw=1.4)
+            last = np.flatnonzero(np.isfinite(values))[-1]
+            ax.annotate(str(row["name_zh"]), (x[last], values[last]), xytext=(4, 0),
+                        textcoords="offset points", fontsize=7, va="center")
+        ax.set_xticks(x, [str(y) for y in years])
+        ax.set_ylabel(pick(lang, "协同集聚质量 C", "co-agglomeration quality C"))
+        title = pick(lang, f"{what}：制造业与生产性服务业协同集聚质量 C 的变化",
+                     f"{what}: co-agglomeration quality C of manufacturing and producer "
+                     "services over time")
+        if synthetic:
+            title += pick(lang, "（合成数据）", " (synthetic data)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.set_xlim(x[0] - 0.5, x[-1] + 0.25 * (x[-1] - x[0]) + 0.5)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    return path

@@ -1,0 +1,195 @@
+"""Panels by year: who is active when, change by hand, the permutation null, geo run --years."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from geopandas import GeoDataFrame
+
+from geo.errors import ConfigError
+from geo.indices import load_scheme, zonal_indices
+from geo.panel import Snapshot, active_in_year, build_panel, change_test, parse_years
+from geo.pipeline import RunConfig, run
+from geo.seed import generate_firms
+from geo.zones import assign_points, load_layer
+
+
+def test_active_means_founded_by_the_year_and_not_closed_before_it():
+    firms = pd.DataFrame({
+        "year": pd.array([2010, 2015, 2016, 2010, 2010, None], dtype="Int64"),
+        "closed": pd.to_datetime([None, None, None, "2014-12-31", "2015-01-01", None]),
+    })
+    assert active_in_year(firms, 2015).tolist() == [True, True, False, False, True, False]
+    assert active_in_year(firms, 2014).tolist() == [True, False, False, True, True, False]
+    # without a closed column every founded firm stays active
+    assert active_in_year(firms[["year"]], 2016).tolist() == [True] * 5 + [False]
+
+
+def test_parse_years_checks_its_input():
+    assert parse_years("2024,2015, 2020") == [2015, 2020, 2024]
+    for bad in ("2015", "2015,abc", "1700,2015"):
+        with pytest.raises(ConfigError):
+            parse_years(bad)
+
+
+def _register(rows: list[tuple[int, str]]) -> tuple[np.ndarray, ...]:
+    """Firm-years (zone code, weight 1, manufacturing?, producer services?) from (zone, kind)."""
+    zone = np.array([z for z, _ in rows])
+    kind = np.array([k for _, k in rows])
+    return zone, np.ones(len(rows)), kind == "m", kind == "s"
+
+
+def test_change_of_lq_and_c_by_hand():
+    # year 1: zone 0 has 2 m, 1 s, 1 other; zone 1 has 1 m, 3 s
+    first = _register([(0, "m"), (0, "m"), (0, "s"), (0, "o"), (1, "m"), (1, "s"), (1, "s"),
+                       (1, "s")])
+    # year 2: zone 0 has 2 m, 2 s; zone 1 has 1 m, 1 s, 2 other
+    last = _register([(0, "m"), (0, "m"), (0, "s"), (0, "s"), (1, "m"), (1, "s"), (1, "o"),
+                      (1, "o")])
+    test = change_test(first, last, 2, permutations=0)
+    # year 1: LQm = (2/4)/(3/8) = 4/3 and (1/4)/(3/8) = 2/3; LQs = (1/4)/(4/8) = 1/2, 3/2
+    lq_m1, lq_s1 = np.array([4 / 3, 2 / 3]), np.array([1 / 2, 3 / 2])
+    c1 = 1 - np.abs(lq_m1 - lq_s1) / (lq_m1 + lq_s1)
+    np.testing.assert_allclose(test["first"], [lq_m1, lq_s1, c1, c1 + lq_m1 + lq_s1], rtol=1e-14)
+    # year 2: LQm = 4/3, 2/3; LQs = (2/4)/(3/8) = 4/3, (1/4)/(3/8) = 2/3: C = 1 in both zones
+    lq_m2 = lq_s2 = np.array([4 / 3, 2 / 3])
+    np.testing.assert_allclose(test["last"], [lq_m2, lq_s2, [1, 1], 1 + lq_m2 + lq_s2],
+                               rtol=1e-14)
+    np.testing.assert_allclose(test["delta"][2], [1 - (1 - (5 / 6) / (11 / 6)),
+                                                  1 - (1 - (5 / 6) / (13 / 6))], rtol=1e-14)
+    assert np.isnan(test["p"]).all()  # no permutations, no test
+
+
+def _seed(n: int, seed: int):
+    firms = generate_firms(n, seed).firms
+    districts = load_layer("districts")
+    zone = np.asarray(assign_points(firms.to_crs(4549), districts.to_crs(4549)), dtype=object)
+    return firms, districts, zone
+
+
+def test_the_null_of_random_relabelling_has_the_nominal_false_positive_rate():
+    """A register split at random into two 'years': about 5 % of zones change at p <= 0.05."""
+    firms, _, zone = _seed(6_000, 3)
+    grid_x = np.floor((firms.to_crs(4549).geometry.x.to_numpy() - 3.3e5) / 8000).astype(int)
+    grid_y = np.floor((firms.to_crs(4549).geometry.y.to_numpy() - 3.25e6) / 8000).astype(int)
+    cell = pd.factorize(pd.Series(list(zip(grid_x, grid_y, strict=True))))[0]
+    records = (cell, np.ones(len(firms)), firms["group"].eq("manufacturing").to_numpy(),
+               firms["group"].eq("producer_services").to_numpy())
+    rng = np.random.default_rng(11)
+    hits, tested = 0, 0
+    for split in range(8):
+        half = rng.random(len(firms)) < 0.5
+        test = change_test(tuple(x[half] for x in records), tuple(x[~half] for x in records),
+                           int(cell.max()) + 1, permutations=199, seed=split)
+        p = test["p"][2]
+        tested += int(np.isfinite(p).sum())
+        hits += int((p <= 0.05).sum())
+    assert tested > 300
+    assert 0.02 <= hits / tested <= 0.09, (hits, tested)
+
+
+def test_a_real_change_is_found():
+    """Producer services moved into zone 0 between the years: its LQ and C change, p small."""
+    rng = np.random.default_rng(5)
+    zone = rng.integers(0, 10, 4000)
+    kind = rng.choice(["m", "s", "o"], 4000)
+    first = _register(list(zip(zone.tolist(), kind.tolist(), strict=True)))
+    moved = np.where((kind == "s") & (rng.random(4000) < 0.3), 0, zone)
+    last = _register(list(zip(moved.tolist(), kind.tolist(), strict=True)))
+    test = change_test(first, last, 10, permutations=199, seed=1)
+    assert test["delta"][1, 0] > 0 and test["p"][1, 0] <= 0.01
+    assert test["p"][2, 0] <= 0.01
+
+
+def test_each_year_equals_a_run_on_that_years_firms():
+    firms, districts, zone = _seed(3_000, 7)
+    scheme = load_scheme("fields")
+    snapshots = []
+    for year in (2012, 2024):
+        active = active_in_year(firms, year)
+        snapshots.append(Snapshot(str(year), firms[active].reset_index(drop=True),
+                                  {"districts": zone[active]}))
+    panel = build_panel(snapshots, {"districts": districts}, scheme=scheme, permutations=19,
+                        seed=2)
+    for snapshot in snapshots:
+        alone = zonal_indices(snapshot.firms, districts, zone_of_firm=snapshot.zone_of["districts"],
+                              scheme=scheme, layer_name="districts")
+        pd.testing.assert_frame_equal(panel.results[snapshot.label][0].zone_measures,
+                                      alone.zone_measures)
+    changes = panel.changes.set_index("zone_id")
+    quality = alone.zone_measures.query(
+        "group == 'manufacturing__producer_services' and measure == 'coagg_quality'"
+    ).set_index("zone_id")["value"]
+    np.testing.assert_allclose(changes["quality_2024"], quality.reindex(changes.index),
+                               rtol=1e-14)
+    wide = panel.tables()["coagg_quality"].set_index("zone_id")
+    assert list(wide.columns[-2:]) == ["2012", "2024"]
+    np.testing.assert_allclose(wide["2024"], quality.reindex(wide.index), rtol=1e-14)
+
+
+def test_geo_run_with_years_writes_the_panel(tmp_path):
+    result = run(RunConfig(seed_n=10_000, output=tmp_path / "out", years="2015,2024",
+                           site_k=0, distance_nsim=-1, grid=None, panel_permutations=199))
+    folder = result.folder
+    for name in ("panel_zone_measures.csv", "panel_coagg_quality.csv", "panel_changes.csv",
+                 "plots/trend_districts.png", "plots/trend_platforms.png"):
+        assert name in result.manifest["outputs"], name
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["panel"]["years"] == ["2015", "2024"]
+    assert manifest["panel"]["firms"]["2024"] > manifest["panel"]["firms"]["2015"] > 0
+    changes = pd.read_csv(folder / "panel_changes.csv", dtype={"zone_id": str})
+    binjiang = changes[(changes["layer"] == "districts") & (changes["name_zh"] == "滨江区")]
+    # the synthetic history: producer services grew fastest in Binjiang
+    assert binjiang["d_lq_producer_services"].iloc[0] > 0
+    assert binjiang["p_lq_producer_services"].iloc[0] <= 0.05
+    tidy = pd.read_csv(folder / "panel_zone_measures.csv")
+    assert set(tidy["year"]) == {2015, 2024} and tidy["synthetic"].all()
+    entrants = pd.read_csv(folder / "panel_entrants.csv")
+    everyone = entrants[entrants["scope"] == "all"].iloc[0]
+    assert everyone["n_entrants"] > 0 and 0 < everyone["p_value"] <= 1
+    assert {"field", "districts", "platforms"} <= set(entrants["scope"])
+
+
+def test_a_panel_needs_founding_years(tmp_path):
+    firms = generate_firms(500, 1).firms
+    frame = pd.DataFrame({"企业名称": firms["name"], "行业代码": firms["industry_code"],
+                          "经度": firms["lon"], "纬度": firms["lat"]})
+    path = tmp_path / "firms.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ConfigError, match="founding years"):
+        run(RunConfig(firms=path, output=tmp_path / "out", years="2015,2024", site_k=0,
+                      distance_nsim=-1, grid=None))
+
+
+def test_hand_made_zones_through_build_panel():
+    zones = GeoDataFrame({"zone_id": ["a", "b"], "name_zh": ["甲", "乙"]},
+                         geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
+                         crs="EPSG:4549")
+    codes = {"m": "C3911", "s": "I6513", "o": "A0111"}
+
+    def snapshot(label: str, rows: list[tuple[str, str]]) -> Snapshot:
+        frame = GeoDataFrame({"industry_code": [codes[k] for _, k in rows],
+                              "division": [codes[k][1:3] for _, k in rows],
+                              "group": [{"m": "manufacturing", "s": "producer_services",
+                                         "o": "other"}[k] for _, k in rows],
+                              "field": [("digital" if k == "s" else None) for _, k in rows],
+                              "high_tech": [False] * len(rows)},
+                             geometry=[shapely.Point(0.5, 0.5)] * len(rows), crs="EPSG:4549")
+        return Snapshot(label, frame, {"zones": np.array([z for z, _ in rows], dtype=object)})
+
+    one = snapshot("2019", [("a", "m"), ("a", "m"), ("a", "s"), ("a", "o"), ("b", "m"),
+                            ("b", "s"), ("b", "s"), ("b", "s")])
+    two = snapshot("2024", [("a", "m"), ("a", "m"), ("a", "s"), ("a", "s"), ("b", "m"),
+                            ("b", "s"), ("b", "o"), ("b", "o")])
+    panel = build_panel([one, two], {"zones": zones}, scheme=load_scheme("fields"),
+                        permutations=0)
+    row = panel.changes.set_index("zone_id").loc["a"]
+    assert row["quality_2019"] == pytest.approx(1 - (5 / 6) / (11 / 6), rel=1e-14)
+    assert row["quality_2024"] == 1.0
+    assert row["d_lq_producer_services"] == pytest.approx(4 / 3 - 1 / 2, rel=1e-14)
+    # zone a: second by C in 2019 (0.545 < 0.615), tied first in 2024
+    assert row["rank_change"] == 1
