@@ -224,9 +224,9 @@ def write_function_table(
     return path
 
 
-_PARAMETER_COLUMNS = ("a", "b", "reference", "neighbour", "correction", "ties", "border",
-                      "nsim", "seed", "envelope", "bandwidth_m", "bandwidth_rule", "estimator",
-                      "weighted")
+_PARAMETER_COLUMNS = ("year", "a", "b", "reference", "neighbour", "correction", "ties",
+                      "border", "nsim", "seed", "envelope", "bandwidth_m", "bandwidth_rule",
+                      "estimator", "weighted")
 
 
 def read_function_table(path: str | Path) -> list[FunctionResult]:
@@ -243,8 +243,10 @@ def read_function_table(path: str | Path) -> list[FunctionResult]:
         Without simulations; ``parameters`` holds the table's parameter columns.
     """
     table = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True,
-                        dtype={"a": str, "b": str, "reference": str, "neighbour": str})
-    keys = [k for k in ("function", "a", "b", "reference", "neighbour") if k in table.columns]
+                        dtype={"a": str, "b": str, "reference": str, "neighbour": str,
+                               "year": str})
+    keys = [k for k in ("year", "function", "a", "b", "reference", "neighbour")
+            if k in table.columns]
     results = []
     for _, frame in table.groupby(keys, sort=False, dropna=False):
         first = frame.iloc[0]
@@ -766,3 +768,62 @@ def run_distance_analyses(
                     "every pair)",
         },
     }
+
+
+def cross_l_by_year(
+    firms_by_year: dict[str, gpd.GeoDataFrame],
+    area: shapely.Geometry,
+    analysis_crs: str,
+    *,
+    a: str = "manufacturing",
+    b: str = "producer_services",
+    nsim: int = 99,
+    seed: int = 1,
+    rmax: float = 3000.0,
+    max_points: int = 50_000,
+) -> list[FunctionResult]:
+    """Cross-L of ``a`` with ``b`` for each year's firms, as :func:`run_distance_analyses` does.
+
+    Parameters
+    ----------
+    firms_by_year : dict of str to GeoDataFrame
+        The firms of each year (WGS84), in order.
+    area : shapely.Geometry
+        Study area (WGS84), the window.
+    analysis_crs : str
+        Projected CRS.
+    a, b : str
+        The types.
+    nsim, seed : int
+        Random-labelling simulations of each envelope and their seed.
+    rmax : float
+        Largest distance (metres).
+    max_points : int
+        A seeded random sample of this many firms above it (0: every firm).
+
+    Returns
+    -------
+    list of FunctionResult
+        One per year with both types, ``parameters["year"]`` its label.
+    """
+    from geo.coagglomeration import coagglomeration_cross_l
+    from geo.ripley import default_r
+
+    results = []
+    for year, firms in firms_by_year.items():
+        window = make_window("study", firms.to_crs(analysis_crs), analysis_crs, area)
+        x, y, inside = points_in_window(firms, window, analysis_crs)
+        frame, x, y = firms[inside], x[inside], y[inside]
+        if 0 < max_points < len(frame):
+            keep = np.sort(np.random.default_rng(seed).choice(len(frame), max_points, False))
+            frame, x, y = frame.iloc[keep], x[keep], y[keep]
+        pieces, members = type_atoms(frame, a, (b,))
+        if min(int(np.isin(pieces, members[t]).sum()) for t in (a, b)) < 2:
+            continue
+        study = coagglomeration_cross_l(x, y, window, pieces, [(a, b)], members=members,
+                                        r=default_r(rmax, 129), nsim=nsim, seed=seed)
+        result = study.results[0]
+        result.parameters["year"] = year
+        results.append(result)
+    return results
+

@@ -115,6 +115,9 @@ class Panel:
     entrants : DataFrame or None
         Co-location of the period's new producer-service firms with
         incumbent manufacturing (:func:`geo.entrants.entrant_colocation`).
+    functions : list of FunctionResult
+        Cross-L of manufacturing with producer services in the first and the
+        last year (:func:`geo.distance.cross_l_by_year`).
     """
 
     years: list[str]
@@ -122,6 +125,7 @@ class Panel:
     changes: pd.DataFrame
     parameters: dict = field(default_factory=dict)
     entrants: pd.DataFrame | None = None
+    functions: list = field(default_factory=list)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Tidy tables with a ``year`` column, then one wide table per index (zone x year).

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from geo.distance import function_reading, type_label, write_function_table
 from geo.export import write_tables
 from geo.messages import pick
 from geo.outputs import atomic_path
@@ -48,6 +49,13 @@ def write_panel(panel: Panel, folder: str | Path, *, synthetic: bool, lang: str 
     folder = Path(folder)
     tables = {name: table.assign(synthetic=synthetic) for name, table in panel.tables().items()}
     written = write_tables(tables, folder / "panel.csv", allow_formulas=allow_formulas)
+    if panel.functions:
+        written.append(write_function_table(panel.functions,
+                                            folder / "panel_distance_functions.csv", synthetic,
+                                            allow_formulas=allow_formulas))
+        written.append(plot_functions_by_year(panel.functions, folder / "plots" /
+                                              "trend_cross_l.png", synthetic=synthetic,
+                                              lang=lang))
     wide = panel.tables()["coagg_quality"]
     for layer in TREND_LAYERS:
         part = wide[wide["layer"] == layer]
@@ -96,3 +104,49 @@ def plot_trend(wide, years: list[str], path: Path, *, layer: str, synthetic: boo
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png")
     return path
+
+
+def plot_functions_by_year(results: list, path: Path, *, synthetic: bool, lang: str) -> Path:
+    """Draw L(r) - r of each year with its envelope on one plot, each year's reading below."""
+    from geo.maps.static import find_cjk_font, wrap_text
+
+    cjk = find_cjk_font()
+    if lang == "zh" and cjk is None:
+        lang = "en"
+    families = [cjk, "DejaVu Sans"] if lang == "zh" else ["DejaVu Sans", *([cjk] if cjk else [])]
+    colours = ("#1565c0", "#b71c1c", "#2e7d32", "#6a1b9a")
+    a, b = results[0].parameters.get("a"), results[0].parameters.get("b")
+    readings = [f"{r.parameters['year']}: {function_reading(r, lang)}" for r in results]
+    with matplotlib.rc_context({"font.family": families, "axes.unicode_minus": False,
+                                "axes.formatter.use_mathtext": False}):
+        fig = Figure(figsize=(8, 5.6), dpi=130)
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.1, 0.3, 0.86, 0.6))
+        for result, colour in zip(results, colours, strict=False):
+            km, year = result.r / 1000, result.parameters["year"]
+            if result.lo is not None:
+                ax.fill_between(km, (result.lo - result.r) / 1000, (result.hi - result.r) / 1000,
+                                color=colour, alpha=0.15,
+                                label=pick(lang, f"{year} 随机标记包络线",
+                                           f"{year} random-labelling envelope"))
+            ax.plot(km, (result.observed - result.r) / 1000, color=colour, lw=1.8,
+                    label=pick(lang, f"{year} 观测值", f"{year} observed"))
+        ax.axhline(0, color="#555555", lw=0.8, ls="--")
+        ax.set_xlabel(pick(lang, "距离 (km)", "Distance (km)"))
+        ax.set_ylabel("L(r) − r (km)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        title = pick(lang, f"交叉 L 函数：{type_label(a, lang)}与{type_label(b, lang)}，"
+                     f"{results[0].parameters['year']} 与 {results[-1].parameters['year']}",
+                     f"Cross-L of {type_label(a, lang)} and {type_label(b, lang)}, "
+                     f"{results[0].parameters['year']} and {results[-1].parameters['year']}")
+        if synthetic:
+            title += pick(lang, "（合成数据）", " (synthetic data)")
+        fig.text(0.5, 0.97, title, ha="center", va="top", fontsize=10, fontweight="bold")
+        fig.text(0.5, 0.15, "\n".join(line for reading in readings
+                                       for line in wrap_text(reading, 100)),
+                 ha="center", va="center", fontsize=8)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    return path
+

@@ -29,6 +29,7 @@ from geo.crs import attribute_table, parse_coord_system
 from geo.density import density_layers
 from geo.distance import (
     PAIR_STATISTICS,
+    cross_l_by_year,
     plot_function,
     run_distance_analyses,
     write_function_table,
@@ -55,7 +56,7 @@ from geo.maps.static import find_cjk_font, write_static_maps
 from geo.maps.styles import write_layer_styles
 from geo.outputs import atomic_folder, atomic_path, check_output_folder
 from geo.pair_outputs import write_pair_study
-from geo.panel import Panel, panel_by_year, parse_years
+from geo.panel import Panel, active_in_year, panel_by_year, parse_years
 from geo.panel_outputs import write_panel
 from geo.safety import write_csv
 from geo.seed import BASE_SIZE, generate_firms
@@ -575,6 +576,11 @@ def run(
                     nsim=config.panel_permutations, seed=config.seed)
             except ConfigError as exc:
                 notes.append(f"entrants not located: {exc}")
+            if config.distance_nsim >= 0:
+                panel.functions = cross_l_by_year(
+                    {str(y): placed[active_in_year(placed, y)] for y in (years[0], years[-1])},
+                    area, config.analysis_crs, nsim=config.distance_nsim, seed=config.seed,
+                    max_points=config.distance_max_points)
     grid_clusters = None
     if config.grid:
         with step("hot spots and bivariate LISA"):

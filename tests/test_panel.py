@@ -10,6 +10,7 @@ import pytest
 import shapely
 from geopandas import GeoDataFrame
 
+from geo.distance import read_function_table
 from geo.errors import ConfigError
 from geo.indices import load_scheme, zonal_indices
 from geo.panel import Snapshot, active_in_year, build_panel, change_test, parse_years
@@ -133,9 +134,10 @@ def test_each_year_equals_a_run_on_that_years_firms():
 
 def test_geo_run_with_years_writes_the_panel(tmp_path):
     result = run(RunConfig(seed_n=10_000, output=tmp_path / "out", years="2015,2024",
-                           site_k=0, distance_nsim=-1, grid=None, panel_permutations=199))
+                           site_k=0, distance_nsim=19, grid=None, panel_permutations=199))
     folder = result.folder
     for name in ("panel_zone_measures.csv", "panel_coagg_quality.csv", "panel_changes.csv",
+                 "panel_entrants.csv", "panel_distance_functions.csv", "plots/trend_cross_l.png",
                  "plots/trend_districts.png", "plots/trend_platforms.png"):
         assert name in result.manifest["outputs"], name
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -148,6 +150,9 @@ def test_geo_run_with_years_writes_the_panel(tmp_path):
     assert binjiang["p_lq_producer_services"].iloc[0] <= 0.05
     tidy = pd.read_csv(folder / "panel_zone_measures.csv")
     assert set(tidy["year"]) == {2015, 2024} and tidy["synthetic"].all()
+    functions = read_function_table(folder / "panel_distance_functions.csv")
+    assert [(f.name, f.parameters["year"]) for f in functions] == [("Lcross", "2015"),
+                                                                    ("Lcross", "2024")]
     entrants = pd.read_csv(folder / "panel_entrants.csv")
     everyone = entrants[entrants["scope"] == "all"].iloc[0]
     assert everyone["n_entrants"] > 0 and 0 < everyone["p_value"] <= 1
@@ -193,3 +198,16 @@ def test_hand_made_zones_through_build_panel():
     assert row["d_lq_producer_services"] == pytest.approx(4 / 3 - 1 / 2, rel=1e-14)
     # zone a: second by C in 2019 (0.545 < 0.615), tied first in 2024
     assert row["rank_change"] == 1
+
+
+def test_cross_l_of_a_year_is_the_runs_cross_l_on_its_firms():
+    from geo.distance import cross_l_by_year, run_distance_analyses
+    from geo.zones import study_area
+
+    firms = generate_firms(2_000, 9).firms
+    area = study_area()
+    whole = run_distance_analyses(firms, area, "EPSG:4549", nsim=9, seed=4)["functions"][0]
+    (year,) = cross_l_by_year({"2024": firms}, area, "EPSG:4549", nsim=9, seed=4)
+    assert whole.name == year.name == "Lcross" and year.parameters["year"] == "2024"
+    for key in ("observed", "lo", "hi"):
+        np.testing.assert_allclose(getattr(year, key), getattr(whole, key), rtol=1e-12)
