@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from geo.distance import function_reading, type_label, write_function_table
 from geo.export import write_tables
+from geo.maps.recipe import MapRecipe
 from geo.messages import pick
 from geo.outputs import atomic_path
 from geo.panel import Panel
@@ -149,4 +150,67 @@ def plot_functions_by_year(results: list, path: Path, *, synthetic: bool, lang: 
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png")
     return path
+
+
+def panel_layers(panel: Panel, zones: dict) -> dict:
+    """Map layers of a panel: each year's indices, and the change, of every zone layer.
+
+    ``<layer>_<year>`` is the zone layer with that year's indices (the columns
+    of :attr:`geo.indices.ZonalResult.zones`) for the districts and platforms;
+    ``<layer>_change`` has the change from the first to the last year
+    (``d_quality``, ``p_quality``, ``d_level``, ``d_lq_*``, ``rank_change``,
+    ``significant`` = ``p_quality`` <= 0.05 and ``n_firms`` of the last year).
+
+    Parameters
+    ----------
+    panel : Panel
+        The panel.
+    zones : dict of str to GeoDataFrame
+        The zone layers.
+
+    Returns
+    -------
+    dict of str to GeoDataFrame
+    """
+    import geopandas as gpd
+
+    layers = {}
+    for year, results in panel.results.items():
+        for result in results:
+            if result.parameters["layer"] in TREND_LAYERS:
+                layers[f"{result.parameters['layer']}_{year}"] = result.zones
+    last = {r.parameters["layer"]: r.zones for r in panel.results[panel.years[-1]]}
+    for layer, changes in panel.changes.groupby("layer", sort=False):
+        frame = zones[layer][["zone_id", *[c for c in ("name_zh", "name_en") if c in zones[layer]],
+                              "geometry"]].copy()
+        frame["zone_id"] = frame["zone_id"].astype(str)
+        values = changes.drop(columns=["layer", "name_zh"]).set_index("zone_id")
+        frame = frame.join(values, on="zone_id")
+        frame["significant"] = (frame["p_quality"] <= 0.05).fillna(False).astype(bool)
+        frame["n_firms"] = last[layer].set_index(last[layer]["zone_id"].astype(str))[
+            "n_firms"].reindex(frame["zone_id"]).to_numpy()
+        layers[f"{layer}_change"] = gpd.GeoDataFrame(frame, geometry="geometry",
+                                                     crs=zones[layer].crs)
+        layers[f"{layer}_change"].attrs["period"] = f"{panel.years[0]}–{panel.years[-1]}"
+    return layers
+
+
+def year_choropleths(recipe: MapRecipe, panel: Panel) -> MapRecipe:
+    """Return the recipe with a C choropleth for each year of the districts and platforms.
+
+    Built like the recipe's ``coagg_quality_grid`` (same classes and colours),
+    so the years compare; the web map lists them in its layer control.
+    """
+    from dataclasses import replace
+
+    base = next((c for c in recipe.choropleths if c.name == "coagg_quality_grid"), None)
+    if base is None:
+        return recipe
+    names = {"districts": ("区县", "districts"), "platforms": ("重点平台", "platforms")}
+    extra = [replace(base, name=f"coagg_quality_{layer}_{year}", layer=f"{layer}_{year}",
+                     title_zh=f"两业协同集聚质量 C（{names[layer][0]}，{year} 年）",
+                     title_en=f"Co-agglomeration quality C ({names[layer][1]}, {year})",
+                     min_firms=0, show=False)
+             for layer in TREND_LAYERS for year in panel.years]
+    return replace(recipe, choropleths=(*recipe.choropleths, *extra))
 

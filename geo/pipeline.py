@@ -57,7 +57,7 @@ from geo.maps.styles import write_layer_styles
 from geo.outputs import atomic_folder, atomic_path, check_output_folder
 from geo.pair_outputs import write_pair_study
 from geo.panel import Panel, active_in_year, panel_by_year, parse_years
-from geo.panel_outputs import write_panel
+from geo.panel_outputs import panel_layers, write_panel, year_choropleths
 from geo.safety import write_csv
 from geo.seed import BASE_SIZE, generate_firms
 from geo.siting import SiteOptions, site_zones
@@ -623,10 +623,15 @@ def run(
                          f"{total:,} firms (co-location quotients used every firm); "
                          "geo run --full uses every firm")
 
+    time_layers = {}
+    if panel is not None:  # each year's and the change's layers, and their choropleths
+        recipe = year_choropleths(recipe, panel)
+        time_layers = {name: frame.assign(synthetic=synthetic)
+                       for name, frame in panel_layers(panel, zones).items()}
     with atomic_folder(config.output, planned=planned, force=force, inputs=inputs) as folder:
         outputs = _write_outputs(
             folder, config, recipe, zones, firms, table, summary, indices, distance,
-            {"grid_clusters": grid_clusters, "ps_clusters": ps_clusters,
+            {**time_layers, "grid_clusters": grid_clusters, "ps_clusters": ps_clusters,
              **({"site_zones": siting.sites.assign(synthetic=synthetic),
                  "site_catchments": siting.catchments.assign(synthetic=synthetic),
                  "site_candidates": siting.candidates.assign(synthetic=synthetic)}

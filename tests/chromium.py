@@ -20,6 +20,13 @@ pytest.importorskip("selenium", reason="selenium is not installed (pip install -
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 
+# The page's Leaflet map (folium names it map_<hex>), and how many features it shows.
+MAP_JS = """
+const MAP = (typeof L === 'undefined') ? undefined : window[Object.keys(window).find(
+    k => /^map_[0-9a-f]+$/.test(k) && window[k] instanceof L.Map)];
+"""
+FEATURES_JS = MAP_JS + "let n = 0; MAP.eachLayer(l => { if (l.feature) n++; }); return n;"
+
 
 def _find(names: tuple[str, ...]) -> str | None:
     for name in names:

@@ -21,7 +21,13 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from chromium import offline_chromium, sent_requests, severe  # skips the module without selenium
+from chromium import (  # skips the module without selenium
+    FEATURES_JS,
+    MAP_JS,
+    offline_chromium,
+    sent_requests,
+    severe,
+)
 from pyproj import Geod
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.support.ui import WebDriverWait
@@ -99,12 +105,9 @@ def pages(layers, tmp_path_factory):
 
 
 # JavaScript run in the page. MAP finds folium's map object (``var map_<hash>``).
-_MAP = """
-const MAP = (typeof L === 'undefined') ? undefined : window[Object.keys(window).find(
-    k => /^map_[0-9a-f]+$/.test(k) && window[k] instanceof L.Map)];
-"""
+_MAP = MAP_JS
 _READY = _MAP + "return MAP !== undefined && MAP._loaded === true;"
-_FEATURES = _MAP + "let n = 0; MAP.eachLayer(l => { if (l.feature) n++; }); return n;"
+_FEATURES = FEATURES_JS
 # How much is drawn: painted pixels of Leaflet's canvas plus SVG paths (either renderer).
 _DRAWN = """
 let painted = 0;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -132,9 +133,16 @@ def test_each_year_equals_a_run_on_that_years_firms():
     np.testing.assert_allclose(wide["2024"], quality.reindex(wide.index), rtol=1e-14)
 
 
-def test_geo_run_with_years_writes_the_panel(tmp_path):
-    result = run(RunConfig(seed_n=10_000, output=tmp_path / "out", years="2015,2024",
-                           site_k=0, distance_nsim=19, grid=None, panel_permutations=199))
+@pytest.fixture(scope="module")
+def panel_run(tmp_path_factory):
+    """geo run --years 2015,2024 on 10,000 synthetic firms (offline web map)."""
+    return run(RunConfig(seed_n=10_000, output=tmp_path_factory.mktemp("panel") / "out",
+                         years="2015,2024", site_k=0, distance_nsim=19, grid=None,
+                         panel_permutations=199, offline=True))
+
+
+def test_geo_run_with_years_writes_the_panel(panel_run):
+    result = panel_run
     folder = result.folder
     for name in ("panel_zone_measures.csv", "panel_coagg_quality.csv", "panel_changes.csv",
                  "panel_entrants.csv", "panel_distance_functions.csv", "plots/trend_cross_l.png",
@@ -211,3 +219,77 @@ def test_cross_l_of_a_year_is_the_runs_cross_l_on_its_firms():
     assert whole.name == year.name == "Lcross" and year.parameters["year"] == "2024"
     for key in ("observed", "lo", "hi"):
         np.testing.assert_allclose(getattr(year, key), getattr(whole, key), rtol=1e-12)
+
+
+def test_the_panel_layers_are_in_the_geopackage_with_styles(panel_run):
+    import sqlite3
+
+    import pyogrio
+
+    gpkg = panel_run.folder / "layers.gpkg"
+    names = set(pyogrio.list_layers(gpkg)[:, 0])
+    assert {"districts_2015", "districts_2024", "platforms_2015", "platforms_2024",
+            "districts_change", "platforms_change", "towns_change"} <= names
+    change = pyogrio.read_dataframe(gpkg, layer="districts_change")
+    assert len(change) == 13 and change["d_quality"].notna().all()
+    assert change["significant"].dtype == bool and change["synthetic"].all()
+    with sqlite3.connect(gpkg) as db:
+        styled = dict(db.execute("SELECT f_table_name, styleName FROM layer_styles").fetchall())
+    assert styled["districts_change"] == "两业协同集聚质量的变化 ΔC（区县）"
+    assert styled["platforms_2015"] == "两业协同集聚质量 C（重点平台，2015 年）"
+
+
+@pytest.mark.browser
+def test_the_web_map_switches_years_and_shows_the_change(panel_run):
+    from chromium import FEATURES_JS, offline_chromium, severe
+
+    count = FEATURES_JS
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    with offline_chromium(1366, 768) as driver:
+        driver.get((panel_run.folder / "map.html").resolve().as_uri())
+        # hover the control open, as a person does (Leaflet ignores a click in that instant)
+        control = driver.find_element("css selector", ".leaflet-control-layers")
+        ActionChains(driver).move_to_element(control).perform()
+        time.sleep(0.1)
+        labels = driver.find_elements("css selector", ".leaflet-control-layers-overlays label")
+        text = [label.text for label in labels]
+        wanted = ["两业协同集聚质量 C（区县，2015 年）", "两业协同集聚质量 C（区县，2024 年）",
+                  "两业协同集聚质量的变化 ΔC（区县）"]
+        for name in wanted:
+            assert any(name in t for t in text), (name, text)
+        for name in wanted:  # each year, then the change: 13 districts drawn each time
+            before = driver.execute_script(count)
+            label = next(lab for lab in labels if name in lab.text)
+            label.find_element("css selector", "input").click()
+            assert driver.execute_script(count) == before + 13, name
+        assert severe(driver.get_log("browser")) == []
+
+
+def test_the_change_map_draws_the_change_classes(panel_run):
+    from matplotlib.colors import to_rgba
+
+    from geo.maps import load_recipe
+    from geo.maps.recipe import classify_values, color_ramp
+    from geo.maps.static import static_map_figures
+
+    assert "static/map_change.png" in panel_run.manifest["outputs"]
+    recipe = load_recipe("default")
+    spec = next(s for s in recipe.choropleths if s.name == "change_quality_districts")
+    change = pyogrio_read(panel_run.folder, "districts_change")
+    change.attrs["period"] = "2015–2024"
+    layers = {"districts": load_layer("districts"), "districts_change": change}
+    figure = static_map_figures(layers, recipe, lang="en")["map_change"]
+    classes, labels = classify_values(change[spec.column], spec, "en")
+    colours = color_ramp(spec.colors, len(labels))
+    drawn = next(a for a in figure.findobj() if a.get_gid() == f"choropleth:{spec.name}")
+    np.testing.assert_allclose(drawn.get_facecolors(),
+                               [to_rgba(colours[c], spec.fill_opacity) for c in classes])
+    title = next(a for a in figure.findobj() if a.get_gid() == "title").get_text()
+    assert title.startswith("Change of co-agglomeration quality") and "2015–2024" in title
+
+
+def pyogrio_read(folder, layer):
+    import pyogrio
+
+    return pyogrio.read_dataframe(folder / "layers.gpkg", layer=layer)

@@ -90,6 +90,7 @@ _LATIN_FAMILY = "DejaVu Sans"
 _CLUSTER_LAYERS = ("ps_clusters", "towns", "platforms", "districts", "site_zones")
 # Choropleths whose column starts with this show co-agglomeration.
 _COAGGLOMERATION_PREFIX = "coagg_"
+CHANGE_COLUMN = "d_quality"  # the change of C of a panel's "<layer>_change" layers
 # Recipe weights and dashes are CSS pixels (web map); 1 px = 0.75 pt.
 _POINTS_PER_PIXEL = 0.75
 # Enterprise marker diameter in points: small enough that dense areas still show structure.
@@ -194,7 +195,9 @@ def write_static_maps(
     """Write the static report maps as 300 dpi PNG and as PDF.
 
     Writes ``map_clusters.png/.pdf`` and, when the layers hold the recipe's
-    co-agglomeration choropleth, ``map_coagglomeration.png/.pdf``. Every file
+    co-agglomeration choropleth, ``map_coagglomeration.png/.pdf``; with the
+    change layers of a panel by year, ``map_change.png/.pdf`` (the first
+    choropleth of ``d_quality`` whose layer is present). Every file
     appears whole or not at all. PNGs are ``FIGSIZE`` x ``DPI`` = 2400 x 2400
     pixels; in the PDFs the enterprise points are an embedded 300 dpi image,
     everything else is vector. The fonts embedded in the PDFs are subset once
@@ -292,8 +295,8 @@ def static_map_figures(
     Returns
     -------
     dict of str to matplotlib.figure.Figure
-        ``map_clusters`` and, if its choropleth is present,
-        ``map_coagglomeration``.
+        ``map_clusters`` and, if their choropleths are present,
+        ``map_coagglomeration`` and ``map_change``.
     """
     import matplotlib
 
@@ -327,6 +330,17 @@ def static_map_figures(
                 both = f"{heading}：{both}" if lang == "zh" else f"{heading}: {both}"
             figures["map_coagglomeration"] = _coagglomeration_map(
                 present, recipe, spec, drawn, crs, both + suffix, notes, caption, lang, frame,
+            )
+        # a panel by year (geo run --years): the change of C, with the same frame
+        change = next((c for c in recipe.choropleths
+                       if c.column == CHANGE_COLUMN and c.layer in present), None)
+        drawn = choropleth_classes(present[change.layer], change, lang) if change else None
+        if change and drawn:
+            period = present[change.layer].attrs.get("period", "")  # "2015–2024"
+            heading = change.title(lang) + (f" {period}" if period else "")
+            figures["map_change"] = _coagglomeration_map(
+                present, recipe, change, drawn, crs, heading + suffix, notes, caption, lang,
+                frame,
             )
     return figures
 

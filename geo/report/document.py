@@ -77,7 +77,9 @@ class Report:
 def _maps(data: RunData, lang: str) -> list[tuple[Path, str]]:
     names = {"map_coagglomeration": ("两业协同集聚（核心区）", "Co-agglomeration (core area)"),
              "map_clusters": ("生产性服务业集群与拟建集聚区（核心区）",
-                              "Producer-service clusters and proposed zones (core area)")}
+                              "Producer-service clusters and proposed zones (core area)"),
+             "map_change": ("两业协同集聚质量的变化（首末年份）",
+                            "Change of co-agglomeration quality (first to last year)")}
     return [(path, pick(lang, *names.get(path.stem, (path.stem, path.stem))))
             for path in data.static_maps]
 
