@@ -118,6 +118,9 @@ class Panel:
     functions : list of FunctionResult
         Cross-L of manufacturing with producer services in the first and the
         last year (:func:`geo.distance.cross_l_by_year`).
+    clusters : GeoDataFrame or None
+        Producer-service clusters followed from the first to the last year
+        (:func:`match_clusters`).
     """
 
     years: list[str]
@@ -126,6 +129,7 @@ class Panel:
     parameters: dict = field(default_factory=dict)
     entrants: pd.DataFrame | None = None
     functions: list = field(default_factory=list)
+    clusters: gpd.GeoDataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Tidy tables with a ``year`` column, then one wide table per index (zone x year).
@@ -136,7 +140,7 @@ class Panel:
             ``zone_measures``, ``industry_measures``, ``coagglomeration`` (tidy,
             every year); ``lq_<group>``, ``coagg_quality``, ``coagg_level``
             (wide: layer, zone, one column per year), ``changes`` and, when
-            computed, ``entrants``.
+            computed, ``entrants`` and ``clusters``.
         """
         tidy: dict[str, list[pd.DataFrame]] = {}
         for year, results in self.results.items():
@@ -158,6 +162,8 @@ class Panel:
         out["changes"] = self.changes
         if self.entrants is not None:
             out["entrants"] = self.entrants
+        if self.clusters is not None:
+            out["clusters"] = pd.DataFrame(self.clusters.drop(columns="geometry"))
         return out
 
 
@@ -387,3 +393,88 @@ def panel_by_year(
         "firms_closed_before_last_year": int((closed < years[-1]).sum()),
     })
     return panel
+
+
+def _ids(areas: gpd.GeoDataFrame, positions: list[int]) -> list:
+    """Cluster ids at ``positions`` (none of an empty result, which may lack the column)."""
+    return areas["cluster_id"].iloc[positions].tolist() if positions else []
+
+
+CLUSTER_OVERLAP = 0.25  # share of the smaller area two clusters must share to be one
+CLUSTER_GROWTH = 0.10  # firm count change beyond which a matched cluster grew or shrank
+
+
+def match_clusters(
+    first: gpd.GeoDataFrame,
+    last: gpd.GeoDataFrame,
+    labels: tuple[str, str],
+    *,
+    analysis_crs: str,
+) -> gpd.GeoDataFrame:
+    """Follow clusters from the first to the last year by overlap: appeared, grew, vanished...
+
+    Two clusters are the same place when their intersection covers at least
+    ``CLUSTER_OVERLAP`` of the smaller one. A last-year cluster that matches
+    none *appeared*; one that matches several *merged*; one that matches one
+    *grew* or *shrank* when its firms changed by more than ``CLUSTER_GROWTH``,
+    else it is *stable*. A first-year cluster that matches none *vanished*; one
+    that several match *split*.
+
+    Parameters
+    ----------
+    first, last : GeoDataFrame
+        Cluster areas of the two years (:func:`geo.clusters.cluster_areas`):
+        ``cluster_id``, ``n_firms``, ``name_zh``, ``name_en``.
+    labels : tuple of str
+        The two years' labels.
+    analysis_crs : str
+        Projected CRS of the areas.
+
+    Returns
+    -------
+    GeoDataFrame
+        Every last-year cluster and every first-year cluster that vanished or
+        split: ``year``, ``cluster_id``, ``name_zh``, ``name_en``, ``n_firms``,
+        ``status``, ``matched`` (the other year's ids), ``n_firms_before``
+        (matched first-year firms), in WGS84.
+    """
+    a = first.to_crs(analysis_crs).reset_index(drop=True)
+    b = last.to_crs(analysis_crs).reset_index(drop=True)
+    pairs = []
+    if len(a) and len(b):
+        hits = gpd.sjoin(b[["geometry"]], a[["geometry"]], predicate="intersects")
+        for j, i in zip(hits.index, hits["index_right"], strict=True):
+            shared = b.geometry[j].intersection(a.geometry[i]).area
+            if shared >= CLUSTER_OVERLAP * min(b.geometry[j].area, a.geometry[i].area):
+                pairs.append((i, j))
+    of_last = {j: [i for i, jj in pairs if jj == j] for j in range(len(b))}
+    of_first = {i: [j for ii, j in pairs if ii == i] for i in range(len(a))}
+    rows = []
+    for j, matched in of_last.items():
+        before = float(a["n_firms"].iloc[matched].sum()) if matched else np.nan
+        if not matched:
+            status = "appeared"
+        elif len(matched) > 1:
+            status = "merged"
+        elif b["n_firms"].iloc[j] >= (1 + CLUSTER_GROWTH) * before:
+            status = "grew"
+        elif b["n_firms"].iloc[j] <= (1 - CLUSTER_GROWTH) * before:
+            status = "shrank"
+        else:
+            status = "stable"
+        rows.append((labels[1], b.iloc[j], status, _ids(a, matched), before))
+    for i, matched in of_first.items():
+        if len(matched) != 1:
+            rows.append((labels[0], a.iloc[i], "vanished" if not matched else "split",
+                         _ids(b, matched), np.nan))
+    return gpd.GeoDataFrame(
+        {"year": [r[0] for r in rows],
+         "cluster_id": [r[1]["cluster_id"] for r in rows],
+         "name_zh": [r[1].get("name_zh", "") for r in rows],
+         "name_en": [r[1].get("name_en", "") for r in rows],
+         "n_firms": [int(r[1]["n_firms"]) for r in rows],
+         "status": [r[2] for r in rows],
+         "matched": [";".join(map(str, r[3])) for r in rows],
+         "n_firms_before": [r[4] for r in rows]},
+        geometry=[r[1].geometry for r in rows], crs=analysis_crs,
+    ).to_crs("EPSG:4326")

@@ -159,7 +159,9 @@ def panel_layers(panel: Panel, zones: dict) -> dict:
     of :attr:`geo.indices.ZonalResult.zones`) for the districts and platforms;
     ``<layer>_change`` has the change from the first to the last year
     (``d_quality``, ``p_quality``, ``d_level``, ``d_lq_*``, ``rank_change``,
-    ``significant`` = ``p_quality`` <= 0.05 and ``n_firms`` of the last year).
+    ``significant`` = ``p_quality`` <= 0.05 and ``n_firms`` of the last year);
+    ``clusters_change`` the producer-service clusters followed from the first
+    to the last year (:func:`geo.panel.match_clusters`).
 
     Parameters
     ----------
@@ -179,6 +181,8 @@ def panel_layers(panel: Panel, zones: dict) -> dict:
         for result in results:
             if result.parameters["layer"] in TREND_LAYERS:
                 layers[f"{result.parameters['layer']}_{year}"] = result.zones
+    if panel.clusters is not None and len(panel.clusters):
+        layers["clusters_change"] = panel.clusters
     last = {r.parameters["layer"]: r.zones for r in panel.results[panel.years[-1]]}
     for layer, changes in panel.changes.groupby("layer", sort=False):
         frame = zones[layer][["zone_id", *[c for c in ("name_zh", "name_en") if c in zones[layer]],

@@ -56,7 +56,7 @@ from geo.maps.static import find_cjk_font, write_static_maps
 from geo.maps.styles import write_layer_styles
 from geo.outputs import atomic_folder, atomic_path, check_output_folder
 from geo.pair_outputs import write_pair_study
-from geo.panel import Panel, active_in_year, panel_by_year, parse_years
+from geo.panel import Panel, active_in_year, match_clusters, panel_by_year, parse_years
 from geo.panel_outputs import panel_layers, write_panel, year_choropleths
 from geo.safety import write_csv
 from geo.seed import BASE_SIZE, generate_firms
@@ -576,10 +576,15 @@ def run(
                     nsim=config.panel_permutations, seed=config.seed)
             except ConfigError as exc:
                 notes.append(f"entrants not located: {exc}")
+            ends = {str(y): placed[active_in_year(placed, y)] for y in (years[0], years[-1])}
+            areas = [cluster_areas(frame, frame["group"].eq("producer_services").to_numpy(),
+                                   zones=zones, min_cluster_size=config.min_cluster_size,
+                                   analysis_crs=config.analysis_crs, stability=False)[0]
+                     for frame in ends.values()]
+            panel.clusters = match_clusters(*areas, tuple(ends), analysis_crs=config.analysis_crs)
             if config.distance_nsim >= 0:
                 panel.functions = cross_l_by_year(
-                    {str(y): placed[active_in_year(placed, y)] for y in (years[0], years[-1])},
-                    area, config.analysis_crs, nsim=config.distance_nsim, seed=config.seed,
+                    ends, area, config.analysis_crs, nsim=config.distance_nsim, seed=config.seed,
                     max_points=config.distance_max_points)
     grid_clusters = None
     if config.grid:

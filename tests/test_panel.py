@@ -158,6 +158,10 @@ def test_geo_run_with_years_writes_the_panel(panel_run):
     assert binjiang["p_lq_producer_services"].iloc[0] <= 0.05
     tidy = pd.read_csv(folder / "panel_zone_measures.csv")
     assert set(tidy["year"]) == {2015, 2024} and tidy["synthetic"].all()
+    clusters = pd.read_csv(folder / "panel_clusters.csv")
+    assert set(clusters["year"].astype(str)) <= {"2015", "2024"} and len(clusters) > 0
+    assert set(clusters["status"]) <= {"appeared", "grew", "stable", "merged", "split",
+                                       "shrank", "vanished"}
     functions = read_function_table(folder / "panel_distance_functions.csv")
     assert [(f.name, f.parameters["year"]) for f in functions] == [("Lcross", "2015"),
                                                                     ("Lcross", "2024")]
@@ -229,7 +233,7 @@ def test_the_panel_layers_are_in_the_geopackage_with_styles(panel_run):
     gpkg = panel_run.folder / "layers.gpkg"
     names = set(pyogrio.list_layers(gpkg)[:, 0])
     assert {"districts_2015", "districts_2024", "platforms_2015", "platforms_2024",
-            "districts_change", "platforms_change", "towns_change"} <= names
+            "districts_change", "platforms_change", "towns_change", "clusters_change"} <= names
     change = pyogrio.read_dataframe(gpkg, layer="districts_change")
     assert len(change) == 13 and change["d_quality"].notna().all()
     assert change["significant"].dtype == bool and change["synthetic"].all()
@@ -293,3 +297,26 @@ def pyogrio_read(folder, layer):
     import pyogrio
 
     return pyogrio.read_dataframe(folder / "layers.gpkg", layer=layer)
+
+
+def test_clusters_are_followed_by_overlap():
+    from geo.panel import match_clusters
+
+    def areas(rows):
+        return GeoDataFrame({"cluster_id": [r[0] for r in rows], "n_firms": [r[2] for r in rows],
+                             "name_zh": [r[0] for r in rows], "name_en": [r[0] for r in rows]},
+                            geometry=[shapely.box(x0, 0, x1, 1000) for _, (x0, x1), _ in rows],
+                            crs="EPSG:4549")
+
+    first = areas([("A", (0, 1000), 100), ("B", (2000, 3000), 100), ("C", (4000, 5000), 100),
+                   ("V", (8000, 9000), 50), ("S", (10000, 12000), 200)])
+    last = areas([("A2", (100, 1100), 150), ("M", (2000, 5000), 220), ("N", (6000, 7000), 60),
+                  ("S1", (10000, 10900), 90), ("S2", (11100, 12000), 90)])
+    table = match_clusters(first, last, ("2015", "2024"), analysis_crs="EPSG:4549")
+    status = dict(zip(table["cluster_id"], table["status"], strict=True))
+    assert status == {"A2": "grew", "M": "merged", "N": "appeared", "S1": "shrank",
+                      "S2": "shrank", "V": "vanished", "S": "split"}
+    row = table.set_index("cluster_id")
+    assert row.loc["M", "matched"] == "B;C" and row.loc["M", "n_firms_before"] == 200
+    assert row.loc["V", "year"] == "2015" and row.loc["A2", "year"] == "2024"
+    assert table.crs.to_epsg() == 4326
