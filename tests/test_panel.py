@@ -320,3 +320,29 @@ def test_clusters_are_followed_by_overlap():
     assert row.loc["M", "matched"] == "B;C" and row.loc["M", "n_firms_before"] == 200
     assert row.loc["V", "year"] == "2015" and row.loc["A2", "year"] == "2024"
     assert table.crs.to_epsg() == 4326
+
+
+def test_the_report_has_the_panel(panel_run):
+    import sys
+    from pathlib import Path
+
+    from docx import Document
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_report import _page
+
+    page = _page(panel_run.folder / "report" / "report.html")
+    assert {"change_districts", "change_platforms", "entrants", "cluster_change"} <= set(
+        page.cells)
+    for cite in page.cites:
+        assert cite["text"] == page.cells[cite["data-table"]][cite["data-row"]][cite["data-col"]]
+    assert len(page.findings) <= 10
+    changes = pd.read_csv(panel_run.folder / "panel_changes.csv", dtype={"zone_id": str})
+    districts = changes[changes["layer"] == "districts"].set_index("zone_id")
+    for zone_id, row in page.cells["change_districts"].items():
+        assert row["d_quality"] == f"{districts.loc[zone_id, 'd_quality']:.3f}"
+    html = (panel_run.folder / "report" / "report.html").read_text(encoding="utf-8")
+    assert html.count('id="f-trend_') == 3  # districts, platforms, cross-L
+    headings = [p.text for p in Document(str(panel_run.folder / "report" / "report.docx"))
+                .paragraphs if p.style.name == "Heading 1"]
+    assert any(h.endswith("随时间的变化") for h in headings)

@@ -55,6 +55,12 @@ class RunData:
         ``distance_functions.csv`` (empty when the run computed none).
     colocation, clusters, sites : DataFrame or None
         ``colocation.csv``, ``clusters.csv``, ``sites.csv``.
+    panel : dict of str to DataFrame
+        ``panel_changes.csv``, ``panel_entrants.csv`` and ``panel_clusters.csv``
+        of a panel by year (``changes``, ``entrants``, ``clusters``), where
+        the run made one.
+    trends : list of Path
+        The panel's charts (``plots/trend_*.png``).
     areas : dict of str to GeoDataFrame
         ``ps_clusters`` and ``site_zones`` from ``layers.gpkg``, where the run
         made them.
@@ -78,6 +84,8 @@ class RunData:
     clusters: pd.DataFrame | None = None
     sites: pd.DataFrame | None = None
     areas: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    panel: dict[str, pd.DataFrame] = field(default_factory=dict)
+    trends: list[Path] = field(default_factory=list)
     static_maps: list[Path] = field(default_factory=list)
 
     @property
@@ -175,5 +183,9 @@ def load_run(folder: str | Path, manifest: dict | None = None) -> RunData:
         clusters=_optional(folder / "clusters.csv", dtype=ids),
         sites=_optional(folder / "sites.csv", dtype=ids),
         areas=areas,
+        panel={name: _csv(folder / f"panel_{name}.csv", dtype={"zone_id": str, "key": str})
+               for name in ("changes", "entrants", "clusters")
+               if (folder / f"panel_{name}.csv").is_file()},
+        trends=sorted((folder / "plots").glob("trend_*.png")),
         static_maps=sorted((folder / "static").glob("map_*.png")),
     )

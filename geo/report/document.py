@@ -10,6 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geo.messages import pick
+from geo.report.change import (
+    CHANGE_LAYERS,
+    change_table,
+    cluster_change_table,
+    entrant_table,
+    years,
+)
 from geo.report.charts import all_charts, chart_language
 from geo.report.data import RunData
 from geo.report.findings import Cite, overview_table, write_findings
@@ -84,6 +91,16 @@ def _maps(data: RunData, lang: str) -> list[tuple[Path, str]]:
             for path in data.static_maps]
 
 
+def _trend_caption(stem: str, span: tuple[str, str], lang: str) -> str:
+    captions = {"trend_districts": ("各区县协同集聚质量 C 的变化",
+                                    "C of the districts over time"),
+                "trend_platforms": ("各重点平台协同集聚质量 C 的变化",
+                                    "C of the platforms over time"),
+                "trend_cross_l": (f"交叉 L 函数：{span[0]} 与 {span[1]} 年",
+                                  f"Cross-L in {span[0]} and {span[1]}")}
+    return pick(lang, *captions.get(stem, (stem, stem)))
+
+
 def build_report(data: RunData, lang: str) -> Report:
     """Assemble the report of a run in ``lang``.
 
@@ -111,8 +128,12 @@ def build_report(data: RunData, lang: str) -> Report:
         if layer != "districts" and len(data.zones[layer]) <= MAX_CARDS:
             keep(scorecard_table(data, layer, lang))
     for build in (eg_table, distance_table, cluster_table, site_table, siting_summary,
-                  input_table, source_table, parameter_table):
+                  input_table, source_table, parameter_table, entrant_table,
+                  cluster_change_table):
         keep(build(data, lang))
+    for layer in CHANGE_LAYERS:
+        if layer in data.zones:
+            keep(change_table(data, layer, lang))
     keep(guide_table(lang))
     keep(overview_table(tables, lang))
     findings = write_findings(tables, lang)
@@ -175,6 +196,24 @@ def build_report(data: RunData, lang: str) -> Report:
     if "clusters" not in tables:
         clusters.text(pick(lang, "本次运行没有识别出集群。", "This run found no clusters."))
     sections.append(clusters)
+
+    span = years(data)
+    if span is not None:
+        change = Section("change", pick(lang, "随时间的变化", "Change over time"))
+        change.text(pick(
+            lang, "按企业的成立与注销（吊销）日期，计算 "
+                  f"{'、'.join(data.manifest['panel']['years'])} "
+                  "年在营企业的各项指数，并检验首末年份之间的变化是否超出随机。",
+            f"The indices of the firms active in {', '.join(data.manifest['panel']['years'])} "
+            "(by founding and closing dates), and whether the change from the first to the "
+            "last year exceeds chance."))
+        for layer in CHANGE_LAYERS:
+            add(change, "table", f"change_{layer}")
+        for path in data.trends:
+            change.blocks.append(Block("map", (path, _trend_caption(path.stem, span, lang))))
+        add(change, "table", "entrants")
+        add(change, "table", "cluster_change")
+        sections.append(change)
 
     sites = Section("sites", pick(lang, "拟建生产性服务业集聚区",
                                   "Proposed producer-service zones"))

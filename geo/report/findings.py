@@ -17,6 +17,8 @@ from geo.messages import pick
 from geo.report.table import Column, ReportTable
 from geo.report.tables import ONE_SIDED_LQ
 
+MAX_FINDINGS = 10  # a summary a planner reads in a minute
+
 
 @dataclass(frozen=True)
 class Cite:
@@ -32,13 +34,27 @@ class _Sentences:
     def __init__(self, tables: dict[str, ReportTable], lang: str):
         self.tables, self.lang = tables, lang
         self.findings: list[list[str | Cite]] = []
+        self.minor: list[bool] = []
 
     def cite(self, table: str, row: object, column: str) -> Cite:
         row = str(row)
         return Cite(table, row, column, self.tables[table].text(row, column))
 
-    def add(self, *pieces: str | Cite) -> None:
+    def add(self, *pieces: str | Cite, minor: bool = False) -> None:
+        """Add a finding; ``minor`` ones are the first left out when there are too many."""
         self.findings.append(list(pieces))
+        self.minor.append(minor)
+
+    def kept(self, most: int) -> list[list[str | Cite]]:
+        """Return at most ``most`` findings, leaving out minor ones (the latest first)."""
+        drop: set[int] = set()
+        for i in reversed(range(len(self.findings))):
+            if len(self.findings) - len(drop) <= most:
+                break
+            if self.minor[i]:
+                drop.add(i)
+        kept = [f for i, f in enumerate(self.findings) if i not in drop]
+        return kept[:most - 1] + kept[-1:] if len(kept) > most else kept
 
     def say(self, zh: str, en: str) -> str:
         return pick(self.lang, zh, en)
@@ -156,7 +172,7 @@ def _distance(s: _Sentences) -> None:
                     "各领域与制造业的共位都不强于随机。",
                     "No producer-service field lies above the random envelope of cross-L: "
                     "within the distances studied none co-locates with manufacturing more "
-                    "than chance."))
+                    "than chance."), minor=True)
     clq = f["clq"].astype(float)
     if clq.notna().any():
         best = str(clq.idxmax())
@@ -206,7 +222,35 @@ def _eg(s: _Sentences) -> None:
     s.add(s.say("按区县计算，两业之间的 Ellison–Glaeser 协同集聚指数 γc = ",
                 "By district, the Ellison–Glaeser co-agglomeration of the two groups is γc = "),
           s.cite("eg", "districts", "gamma_c"), s.say("（", " ("),
-          s.cite("eg", "districts", "reading"), s.say("）。", ")."))
+          s.cite("eg", "districts", "reading"), s.say("）。", ")."), minor=True)
+
+
+def _change(s: _Sentences) -> None:
+    from geo.report.change import biggest_change
+
+    table = s.tables.get("change_districts")
+    if table is not None:
+        row = biggest_change(table)
+        if row is not None:
+            s.add(s.say("首末年份之间，两业协同集聚质量变化最显著的区县是",
+                        "Between the first and the last year, the district whose C changed most "
+                        "significantly is "),
+                  s.cite("change_districts", row, "name"), s.say("（ΔC = ", " (ΔC = "),
+                  s.cite("change_districts", row, "d_quality"), s.say("，p = ", ", p = "),
+                  s.cite("change_districts", row, "p_quality"), s.say("）。", ")."))
+    entrants = s.tables.get("entrants")
+    if entrants is None:
+        return
+    fields = entrants.frame[entrants.frame.index.str.startswith("field:")
+                            & (entrants.frame["p"] <= 0.05)]
+    if fields.empty:
+        return
+    best = str(fields["ratio"].astype(float).idxmax())
+    s.add(s.say("新设的", "New "), s.cite("entrants", best, "name"),
+          s.say("企业在既有制造业旁选址的程度是随机的 ", " firms located next to incumbent "
+                "manufacturing "),
+          s.cite("entrants", best, "ratio"), s.say(" 倍（p = ", " times as often as chance (p = "),
+          s.cite("entrants", best, "p"), s.say("）。", ")."))
 
 
 def _inputs(s: _Sentences) -> None:
@@ -242,5 +286,6 @@ def write_findings(tables: dict[str, ReportTable], lang: str) -> list[list[str |
     _distance(s)
     _clusters(s)
     _sites(s)
+    _change(s)
     _inputs(s)
-    return s.findings
+    return s.kept(MAX_FINDINGS)
