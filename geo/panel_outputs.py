@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from geo.distance import function_reading, type_label, write_function_table
 from geo.export import write_tables
@@ -70,6 +67,10 @@ def write_panel(panel: Panel, folder: str | Path, *, synthetic: bool, lang: str 
 def plot_trend(wide, years: list[str], path: Path, *, layer: str, synthetic: bool,
                lang: str) -> Path:
     """Draw C of each zone over the years, one line per zone, labelled at its end."""
+    import matplotlib  # imported here: geo run loads it only when it draws
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     from geo.maps.static import find_cjk_font
 
     cjk = find_cjk_font()
@@ -109,6 +110,10 @@ def plot_trend(wide, years: list[str], path: Path, *, layer: str, synthetic: boo
 
 def plot_functions_by_year(results: list, path: Path, *, synthetic: bool, lang: str) -> Path:
     """Draw L(r) - r of each year with its envelope on one plot, each year's reading below."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     from geo.maps.static import find_cjk_font, wrap_text
 
     cjk = find_cjk_font()

@@ -14,7 +14,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,10 @@ from geo.crs import attribute_table, parse_coord_system
 from geo.density import density_layers
 from geo.distance import (
     PAIR_STATISTICS,
-    cross_l_by_year,
     plot_function,
     run_distance_analyses,
     write_function_table,
 )
-from geo.entrants import entrant_colocation
 from geo.errors import ConfigError, InputError
 from geo.export import EXPORT_FORMATS, export_layers, read_layers, write_geopackage, write_tables
 from geo.firms import FirmTable, read_firms
@@ -56,8 +54,9 @@ from geo.maps.static import find_cjk_font, write_static_maps
 from geo.maps.styles import write_layer_styles
 from geo.outputs import atomic_folder, atomic_path, check_output_folder
 from geo.pair_outputs import write_pair_study
-from geo.panel import Panel, active_in_year, match_clusters, panel_by_year, parse_years
+from geo.panel import Panel, parse_years
 from geo.panel_outputs import panel_layers, write_panel, year_choropleths
+from geo.panel_stage import PanelOptions, panel_of_registers, panel_of_years
 from geo.safety import write_csv
 from geo.seed import BASE_SIZE, generate_firms
 from geo.siting import SiteOptions, site_zones
@@ -172,6 +171,10 @@ class RunConfig:
         Panel by year (``[panel] years``, ``--years 2015,2020,2024``): every
         zonal index for the firms active in each year, and the change from the
         first to the last year (:mod:`geo.panel`).
+    registers : dict of str to Path, optional
+        A panel of one register per year (``[panel] registers``, ``--firms
+        2019=a.csv --firms 2024=b.csv``), read as ``firms`` is; the run's
+        other analyses use the last one.
     panel_permutations : int
         Random relabellings of the test of change (``[panel] permutations``).
     """
@@ -214,6 +217,7 @@ class RunConfig:
     allow_formulas: bool = False
     static_extent: str = "core"
     years: list[int] | str | None = None
+    registers: dict[str, Path] | None = None
     panel_permutations: int = 999
 
 
@@ -243,7 +247,7 @@ _TOML_KEYS = {
                  "density_bandwidth": "density_bandwidth", "hotspot_cells": "hotspot_cells"},
     "siting": {"k": "site_k", "radius": "site_radius", "method": "site_method",
                "cell": "site_cell", "mask": "site_mask"},
-    "panel": {"years": "years", "permutations": "panel_permutations"},
+    "panel": {"years": "years", "registers": "registers", "permutations": "panel_permutations"},
 }
 _PATH_FIELDS = {"firms", "classification", "output"}
 
@@ -301,6 +305,10 @@ def load_config(path: str | Path) -> RunConfig:
                 raise ConfigError(f"unknown key '{key}' in [{section}]; known: {known}", file=path)
             if target in _PATH_FIELDS:
                 value = base / value
+            elif target == "registers":
+                if not isinstance(value, dict):
+                    raise ConfigError("[panel] registers is a table of year = file", file=path)
+                value = {str(k): base / str(v) for k, v in value.items()}
             elif target == "groups":
                 value = _resolve(str(value), base)
             elif target == "grid" and value in ("", "none"):
@@ -475,6 +483,16 @@ def run(
         raise ConfigError(f"unknown weighting '{config.weighting}': use count or employment")
     scheme = load_scheme(config.groups)
     years = parse_years(config.years) if config.years else None  # fail before the work
+    if config.registers:
+        if years:
+            raise ConfigError("a panel comes from --years or from registers by year "
+                              "(--firms YEAR=FILE), not both")
+        if len(config.registers) < 2:
+            raise ConfigError("a panel of registers needs two or more (--firms 2019=a.csv "
+                              "--firms 2024=b.csv)")
+        config = replace(config, registers=dict(sorted(config.registers.items())))
+        if config.firms is None:  # the run's other analyses use the last register
+            config = replace(config, firms=list(config.registers.values())[-1])
     site_options = None
     if config.site_k > 0:
         site_options = SiteOptions(
@@ -501,17 +519,7 @@ def run(
             zones["town_centres"] = load_layer("town_centres")
     with step("read enterprises" if config.firms else "draw synthetic enterprises"):
         if config.firms:
-            table = read_firms(
-                config.firms,
-                coords=config.coords,
-                columns=config.columns or None,
-                encoding=config.encoding,
-                sheet=config.sheet,
-                layer=config.layer,
-                districts=districts,
-                classification=load_classification(config.classification),
-                boundary_tolerance=config.boundary_tolerance,
-            )
+            table = _read_register(config.firms, config, districts)
         else:
             table = generate_firms(config.seed_n, config.seed)
     synthetic = bool(table.firms["synthetic"].any())
@@ -558,34 +566,22 @@ def run(
             for name, ids in zone_of.items()
         ]
     panel = None
-    if years:
+    registers: dict[str, FirmTable] = {}
+    if years or config.registers:
+        options = PanelOptions(
+            scheme=scheme, weighting=config.weighting, analysis_crs=config.analysis_crs,
+            area=area, permutations=config.panel_permutations, seed=config.seed,
+            min_cluster_size=config.min_cluster_size, distance_nsim=config.distance_nsim,
+            distance_max_points=config.distance_max_points, keep_flagged=config.keep_flagged)
         with step("panel by year"):
-            panel = panel_by_year(firms, zones, zone_of, years, scheme=scheme,
-                                  weighting=config.weighting, analysis_crs=config.analysis_crs,
-                                  permutations=config.panel_permutations, seed=config.seed)
-            # where the period's new producer services went: well-placed firms only
-            xy = placed.to_crs(analysis.crs).geometry
-            try:
-                panel.entrants = entrant_colocation(
-                    placed, xy.x.to_numpy(), xy.y.to_numpy(), years[0], years[-1],
-                    zone_of={name: np.asarray(zone_of[name], dtype=object)[located]
-                             for name in ("districts", "platforms") if name in zone_of},
-                    zone_names={name: dict(zip(zones[name]["zone_id"].astype(str),
-                                               zones[name]["name_zh"].astype(str), strict=True))
-                                for name in ("districts", "platforms") if name in zones},
-                    nsim=config.panel_permutations, seed=config.seed)
-            except ConfigError as exc:
-                notes.append(f"entrants not located: {exc}")
-            ends = {str(y): placed[active_in_year(placed, y)] for y in (years[0], years[-1])}
-            areas = [cluster_areas(frame, frame["group"].eq("producer_services").to_numpy(),
-                                   zones=zones, min_cluster_size=config.min_cluster_size,
-                                   analysis_crs=config.analysis_crs, stability=False)[0]
-                     for frame in ends.values()]
-            panel.clusters = match_clusters(*areas, tuple(ends), analysis_crs=config.analysis_crs)
-            if config.distance_nsim >= 0:
-                panel.functions = cross_l_by_year(
-                    ends, area, config.analysis_crs, nsim=config.distance_nsim, seed=config.seed,
-                    max_points=config.distance_max_points)
+            if years:
+                panel = panel_of_years(firms, zones, zone_of, years, options, notes)
+            else:
+                registers = {label: table if Path(path) == Path(config.firms)
+                             else _read_register(path, config, districts)
+                             for label, path in config.registers.items()}
+                panel = panel_of_registers({k: v.firms for k, v in registers.items()}, zones,
+                                           options, notes)
     grid_clusters = None
     if config.grid:
         with step("hot spots and bivariate LISA"):
@@ -641,7 +637,7 @@ def run(
                  "site_catchments": siting.catchments.assign(synthetic=synthetic),
                  "site_candidates": siting.candidates.assign(synthetic=synthetic)}
                 if siting else {})},
-            synthetic, step, notes, panel,
+            synthetic, step, notes, panel, registers,
         )
         manifest = _manifest(config, table, synthetic, timings, outputs, folder)
         if distance is not None:
@@ -670,9 +666,25 @@ def run(
                      table=table)
 
 
+def _read_register(path: Path, config: RunConfig, districts: gpd.GeoDataFrame) -> FirmTable:
+    """Read and validate an enterprise file with the run's reading options."""
+    return read_firms(
+        path,
+        coords=config.coords,
+        columns=config.columns or None,
+        encoding=config.encoding,
+        sheet=config.sheet,
+        layer=config.layer,
+        districts=districts,
+        classification=load_classification(config.classification),
+        boundary_tolerance=config.boundary_tolerance,
+    )
+
+
 def _input_files(config: RunConfig) -> list[Path]:
     """Return the files a run reads: enterprises, classification, zones, groupings."""
-    named = [config.firms, config.classification, config.groups, *config.zones.values()]
+    named = [config.firms, config.classification, config.groups, *config.zones.values(),
+             *(config.registers or {}).values()]
     # bundled layer names and grid specifications ("hex:1000") are not files
     return [Path(item) for item in named if item and Path(item).exists()]
 
@@ -688,7 +700,7 @@ def _planned_outputs(config: RunConfig) -> list[str]:
     if config.distance_nsim >= 0:
         names += ["distance_functions.csv", "colocation.csv", "plots/*", "pairs_*.csv",
                   "pairs_*.png"]
-    if config.years:
+    if config.years or config.registers:
         names += ["panel_*.csv", "plots/trend_*.png"]
     names += [f"export.{fmt}" if fmt in ("gpkg", "xlsx") else f"export_{fmt}"
               for fmt in config.exports]
@@ -710,6 +722,7 @@ def _write_outputs(
     step: Callable[[str], Any],
     notes: list[str],
     panel: Panel | None = None,
+    registers: dict[str, FirmTable] | None = None,
 ) -> list[str]:
     firms_note = SYNTHETIC_NOTE_EN if synthetic else f"enterprises: {table.source}"
     outputs = []
@@ -818,6 +831,14 @@ def _write_outputs(
         if panel is not None:
             outputs.extend(p.relative_to(folder).as_posix() for p in write_panel(
                 panel, folder, synthetic=synthetic, lang=config.lang, allow_formulas=trusted))
+        for label, register in (registers or {}).items():
+            if register is table:
+                continue  # the run's own register: rejects.csv and flagged.csv below
+            for kind, write in (("rejects", register.write_rejects),
+                                ("flagged", register.write_flagged)):
+                name = f"panel_{kind}_{label}.csv"
+                if write(folder / name, allow_formulas=trusted):
+                    outputs.append(name)
         if table.write_rejects(folder / "rejects.csv", allow_formulas=trusted):
             outputs.append("rejects.csv")
         if table.write_flagged(folder / "flagged.csv", allow_formulas=trusted):
@@ -847,7 +868,7 @@ def _readme(config: RunConfig, table: FirmTable, synthetic: bool, source_note: s
         "(summary, tables, charts, reading guide) / 成果报告",
         "manifest.json               inputs, parameters, versions, timings / 运行记录",
     ]
-    if config.years:
+    if config.years or config.registers:
         lines[-1:-1] = [
             "panel_*.csv                 indices by year and their change (permutation test) / "
             "分年份指数及其变化",

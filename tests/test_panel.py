@@ -346,3 +346,37 @@ def test_the_report_has_the_panel(panel_run):
     headings = [p.text for p in Document(str(panel_run.folder / "report" / "report.docx"))
                 .paragraphs if p.style.name == "Heading 1"]
     assert any(h.endswith("随时间的变化") for h in headings)
+
+
+def test_a_panel_of_two_registers_equals_the_panel_of_their_years(tmp_path):
+    """Registers exported for 2015 and 2024 give the same indices and tests as --years."""
+    from geo.cli.job import _split_firms
+
+    firms = generate_firms(5_000, 12).firms
+    paths = {}
+    for year in (2015, 2024):
+        active = firms[active_in_year(firms, year)]
+        frame = pd.DataFrame({"firm_id": active["firm_id"], "企业名称": active["name"],
+                              "行业代码": active["industry_code"], "经度": active["lon"],
+                              "纬度": active["lat"], "成立年份": active["year"]})
+        paths[str(year)] = tmp_path / f"firms_{year}.csv"
+        frame.to_csv(paths[str(year)], index=False)
+    plain, registers = _split_firms([f"2015={paths['2015']}", f"2024={paths['2024']}"])
+    assert plain is None and registers == paths
+    options = {"site_k": 0, "distance_nsim": -1, "grid": None, "panel_permutations": 99}
+    by_register = run(RunConfig(registers=registers, output=tmp_path / "registers", **options))
+    assert by_register.manifest["panel"]["registers"] is True
+    assert by_register.manifest["inputs"]["firms"]  # the run's own analyses: the last register
+    run(RunConfig(firms=paths["2024"], years="2015,2024", output=tmp_path / "years", **options))
+    one = pd.read_csv(tmp_path / "registers" / "panel_changes.csv", dtype={"zone_id": str})
+    two = pd.read_csv(tmp_path / "years" / "panel_changes.csv", dtype={"zone_id": str})
+    # the 2024 register holds the 2015 firms too, so --years on it gives the same snapshots
+    pd.testing.assert_frame_equal(one, two)
+    # entrants: the 2024 register's services absent from 2015's = those founded after 2015
+    counts = [pd.read_csv(tmp_path / run_ / "panel_entrants.csv").query("scope == 'all'")
+              ["n_entrants"].iloc[0] for run_ in ("registers", "years")]
+    assert counts[0] == counts[1] > 0
+    with pytest.raises(ConfigError, match="not both"):
+        run(RunConfig(registers=registers, years="2015,2024", output=tmp_path / "both"))
+    with pytest.raises(ConfigError, match="one file"):
+        _split_firms(["a.csv", "b.csv"])

@@ -32,10 +32,12 @@ def run(
         Path | None, typer.Option("--config", "-c", help="Run configuration (TOML).")
     ] = None,
     firms: Annotated[
-        Path | None,
+        list[str] | None,
         typer.Option(
             help="Enterprise file (CSV, XLSX, GPKG, GeoJSON, SHP, Parquet). "
-            "Default: the synthetic seed population."
+            "Default: the synthetic seed population. Repeat as YEAR=FILE for a panel of "
+            "registers (--firms 2019=a.csv --firms 2024=b.csv): indices per register, their "
+            "change and the entrants; the other analyses use the last register."
         ),
     ] = None,
     coords: Annotated[str | None, typer.Option(help="Coordinate system of --firms.")] = None,
@@ -126,8 +128,11 @@ def run(
     from geo.pipeline import run as run_pipeline
 
     cfg = load_config(config) if config else RunConfig()
+    plain, registers = _split_firms(firms or [])
+    if registers:
+        cfg.registers = registers
     overrides = {
-        "firms": firms,
+        "firms": plain,
         "coords": coords,
         "output": out,
         "seed_n": n,
@@ -199,7 +204,7 @@ def run(
         out_console.print(pick(say, "[bold]合成数据[/]：企业为模拟生成，并非真实登记信息。",
                                "[bold]Synthetic data[/]: the enterprises are simulated."))
     table = result.table
-    if table is not None and table.mapping is not None and cfg.firms:
+    if table is not None and table.mapping is not None and (cfg.firms or cfg.registers):
         for line in table.mapping.report(say):
             out_console.print(line, markup=False)
     if table is not None:
@@ -226,6 +231,21 @@ def run(
     out_console.print(f"{pick(say, '输出目录', 'Outputs in')}: [bold]{result.folder}[/]")
     for name in result.manifest["outputs"]:
         out_console.print(f"  {result.folder / name}")
+
+
+def _split_firms(values: list[str]) -> tuple[Path | None, dict[str, Path]]:
+    """Split --firms values into the one plain file and the YEAR=FILE registers."""
+    plain, registers = [], {}
+    for value in values:
+        label, sep, path = value.partition("=")
+        if sep and label.strip().isdigit() and path.strip():
+            registers[label.strip()] = Path(path.strip())
+        else:
+            plain.append(Path(value))
+    if len(plain) > 1:
+        raise ConfigError("--firms takes one file, or YEAR=FILE for each register of a panel "
+                          f"(--firms 2019=a.csv --firms 2024=b.csv); got {len(plain)} files")
+    return (plain[0] if plain else None), registers
 
 
 @app.command()
