@@ -52,9 +52,9 @@ def one(n: int, stability: bool) -> dict:
 
     from geo.access import two_step_fca
     from geo.clusters import cluster_areas
+    from geo.config import DEFAULT_SEED, RunConfig
     from geo.crs import DEFAULT_ANALYSIS_CRS
     from geo.indices import firm_weights
-    from geo.pipeline import DEFAULT_SEED, RunConfig
     from geo.seed import generate_firms
     from geo.siting import SiteOptions, site_zones
     from geo.zones import load_layer

@@ -137,15 +137,18 @@ class Panel:
         Returns
         -------
         dict of str to DataFrame
-            ``zone_measures``, ``industry_measures``, ``coagglomeration`` (tidy,
-            every year); ``lq_<group>``, ``coagg_quality``, ``coagg_level``
-            (wide: layer, zone, one column per year), ``changes`` and, when
+            ``zone_measures``, ``industry_measures``, ``coagglomeration``,
+            ``egk_pairs`` (tidy, every year); ``lq_<group>``, ``coagg_quality``,
+            ``coagg_level`` (wide: layer, zone, one column per year),
+            ``eg_gamma`` (layer, group or division), ``eg_gamma_c`` (layer, set of
+            industries), ``egk_gamma`` (layer, pair), ``changes`` and, when
             computed, ``entrants`` and ``clusters``.
         """
         tidy: dict[str, list[pd.DataFrame]] = {}
         for year, results in self.results.items():
             for name, table in result_tables(results).items():
-                if name in ("zone_measures", "industry_measures", "coagglomeration"):
+                if name in ("zone_measures", "industry_measures", "coagglomeration",
+                            "egk_pairs"):
                     tidy.setdefault(name, []).append(table.assign(year=year))
         out = {name: _year_first(pd.concat(frames, ignore_index=True))
                for name, frames in tidy.items()}
@@ -159,6 +162,15 @@ class Panel:
                 "year", sort=False)
             wide = wide.reindex(columns=self.years).reset_index().rename_axis(columns=None)
             out[f"{measure}_{group}" if measure == "lq" else measure] = wide
+        # the industry-level indices, one row per layer and industry (set, pair)
+        for name, source, keys, value in (
+                ("eg_gamma", "industry_measures", ["layer", "kind", "industry", "label_zh"],
+                 "eg_gamma"),
+                ("eg_gamma_c", "coagglomeration", ["layer", "set"], "gamma_c"),
+                ("egk_gamma", "egk_pairs", ["layer", "industry_a", "label_a_zh", "industry_b",
+                                            "label_b_zh"], "egk_gamma")):
+            wide = out[source].set_index([*keys, "year"])[value].unstack("year", sort=False)
+            out[name] = wide.reindex(columns=self.years).reset_index().rename_axis(columns=None)
         out["changes"] = self.changes
         if self.entrants is not None:
             out["entrants"] = self.entrants

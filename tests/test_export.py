@@ -204,10 +204,18 @@ def test_interrupted_export_leaves_no_output(tmp_path, sig):
     proc = subprocess.Popen([sys.executable, "-m", "geo", "export", str(tmp_path / "firms.gpkg"),
                              "--format", "kml", "--out", str(tmp_path / "out")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
+    # interrupt it while it writes: once its temporary folder exists (a fixed delay
+    # could land in the start-up on a slow machine, or after the reading has begun
+    # a long call into GDAL)
+    deadline = time.monotonic() + 120
+    while not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]:
+        assert proc.poll() is None, "the export finished before it could be interrupted"
+        assert time.monotonic() < deadline, "the export did not start writing"
+        time.sleep(0.1)
+    time.sleep(1)
     assert proc.poll() is None, "the export finished before it could be interrupted"
     proc.send_signal(getattr(signal, sig))
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert not (tmp_path / "out").exists()
     if sig == "SIGINT":
         assert proc.returncode == 130 and "interrupted" in err

@@ -23,11 +23,11 @@ import pytest
 from typer.testing import CliRunner
 
 from geo.cli import app
+from geo.config import load_config
 from geo.errors import ConfigError
 from geo.export import write_tables
 from geo.firms import read_firms
 from geo.maps import load_recipe, web_map
-from geo.pipeline import load_config
 from geo.safety import escape_html, formula_risk, neutralise_formulas, script_json
 from geo.zones import load_layer, study_area
 

@@ -128,9 +128,18 @@ def test_each_year_equals_a_run_on_that_years_firms():
     ).set_index("zone_id")["value"]
     np.testing.assert_allclose(changes["quality_2024"], quality.reindex(changes.index),
                                rtol=1e-14)
-    wide = panel.tables()["coagg_quality"].set_index("zone_id")
+    tables = panel.tables()
+    wide = tables["coagg_quality"].set_index("zone_id")
     assert list(wide.columns[-2:]) == ["2012", "2024"]
     np.testing.assert_allclose(wide["2024"], quality.reindex(wide.index), rtol=1e-14)
+    # the industry-level indices per year: EG gamma_c of the sets, EGK of the pairs
+    gamma_c = tables["eg_gamma_c"].set_index("set")["2024"]
+    expected = alone.coagglomeration.set_index("set")["gamma_c"]
+    np.testing.assert_allclose(gamma_c.reindex(expected.index), expected, rtol=1e-14)
+    egk = tables["egk_gamma"].set_index(["industry_a", "industry_b"])["2024"]
+    pairs = alone.pairs.set_index(["industry_a", "industry_b"])["egk_gamma"]
+    np.testing.assert_allclose(egk.reindex(pairs.index), pairs, rtol=1e-14)
+    assert len(tables["eg_gamma"]) >= len(alone.industry_measures)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,9 @@ import pyogrio
 import pytest
 import shapely
 
+from geo.config import RunConfig, load_config
 from geo.errors import ConfigError, OutputError
-from geo.pipeline import RunConfig, load_config, run
+from geo.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[1]
 

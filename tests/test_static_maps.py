@@ -407,7 +407,8 @@ def test_scale_bar_goes_to_the_emptiest_corner(crowded, recipe):
 
 
 def test_run_configuration_takes_the_static_extent(tmp_path):
-    from geo.pipeline import RunConfig, load_config, run
+    from geo.config import RunConfig, load_config
+    from geo.pipeline import run
 
     toml = tmp_path / "run.toml"
     toml.write_text('[map]\nstatic_extent = "120.0,30.1,120.4,30.4"\n', encoding="utf-8")

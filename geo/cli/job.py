@@ -124,7 +124,7 @@ def run(
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from geo.pipeline import RunConfig, load_config
+    from geo.config import RunConfig, load_config
     from geo.pipeline import run as run_pipeline
 
     cfg = load_config(config) if config else RunConfig()
