@@ -201,9 +201,12 @@ def test_interrupted_export_leaves_no_output(tmp_path, sig):
 
     firms = generate_firms(200_000, 1).firms
     pyogrio.write_dataframe(firms, tmp_path / "firms.gpkg", layer="firms")
+    # a user's geo starts with SIGINT at its default; a test run launched as a shell's
+    # background job inherits it ignored, and so would the export without this
     proc = subprocess.Popen([sys.executable, "-m", "geo", "export", str(tmp_path / "firms.gpkg"),
                              "--format", "kml", "--out", str(tmp_path / "out")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # interrupt it while it writes: once its temporary folder exists (a fixed delay
     # could land in the start-up on a slow machine, or after the reading has begun
     # a long call into GDAL)
