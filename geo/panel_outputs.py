@@ -45,7 +45,8 @@ def write_panel(panel: Panel, folder: str | Path, *, synthetic: bool, lang: str 
         Every file written.
     """
     folder = Path(folder)
-    tables = {name: table.assign(synthetic=synthetic) for name, table in panel.tables().items()}
+    computed = panel.tables()  # once: it concatenates every year's tables
+    tables = {name: table.assign(synthetic=synthetic) for name, table in computed.items()}
     written = write_tables(tables, folder / "panel.csv", allow_formulas=allow_formulas)
     if panel.functions:
         written.append(write_function_table(panel.functions,
@@ -54,7 +55,7 @@ def write_panel(panel: Panel, folder: str | Path, *, synthetic: bool, lang: str 
         written.append(plot_functions_by_year(panel.functions, folder / "plots" /
                                               "trend_cross_l.png", synthetic=synthetic,
                                               lang=lang))
-    wide = panel.tables()["coagg_quality"]
+    wide = computed["coagg_quality"]
     for layer in TREND_LAYERS:
         part = wide[wide["layer"] == layer]
         if len(part):

@@ -13,8 +13,7 @@ SYNTHETIC_ZH = "合成数据：企业为模拟生成，非真实登记信息"
 SYNTHETIC_EN = "Synthetic data: the enterprises are simulated, not a real register"
 
 
-def _items(rows: list[tuple[str, str, object, str]], lang: str) -> tuple[pd.DataFrame,
-                                                                          dict[str, str]]:
+def _items(rows: list[tuple[str, str, object, str]]) -> tuple[pd.DataFrame, dict[str, str]]:
     frame = pd.DataFrame({"item": [r[1] for r in rows], "value": [r[2] for r in rows]},
                          index=[r[0] for r in rows])
     return frame, {r[0]: r[3] for r in rows}
@@ -48,7 +47,7 @@ def input_table(data: RunData, lang: str) -> ReportTable:
         for i, (reason, count) in enumerate(sorted(e.get(kind, {}).items())):
             rows.append((f"{kind}:{i}", f"{what}：{reason}" if lang == "zh" else
                          f"{what}: {reason}", count, "int"))
-    frame, formats = _items(rows, lang)
+    frame, formats = _items(rows)
     return ReportTable(
         "inputs", pick(lang, "输入数据检查", "Checks of the input"), frame,
         [Column("item", pick(lang, "项目", "Item")), Column("value", pick(lang, "数值", "Value"))],
@@ -121,7 +120,7 @@ def parameter_table(data: RunData, lang: str) -> ReportTable:
                  data.manifest.get("versions", {}).get("geo"), "text"))
     rows.append(("created", pick(lang, "运行时间", "Run at"), data.manifest.get("created"), "text"))
     frame, formats = _items([(k, n, "" if v is None else str(v) if f == "text" else v, f)
-                             for k, n, v, f in rows], lang)
+                             for k, n, v, f in rows])
     return ReportTable(
         "parameters", pick(lang, "参数与随机种子", "Parameters and seeds"), frame,
         [Column("item", pick(lang, "参数", "Parameter")),
