@@ -14,7 +14,7 @@ distance functions must match (dbmss's ``Kdhat`` calls them):
   FFT, linear interpolation (the coordinates of R < 4.4, ``old.coords = TRUE``).
 
 Summaries of the data (count, sd, quartiles, SJ bins) come from
-:func:`geo.pairs.distance_statistics`, so pair distances are never listed.
+:func:`geo.pair_distances.distance_statistics`, so pair distances are never listed.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from geo.errors import ConfigError
 DBL_EPSILON = np.finfo(float).eps
 
 
-def nrd0(n: int, sd: float, q25: float, q75: float, first: float) -> float:
+def nrd0(n: int, sd: float, q25: float | None, q75: float | None, first: float) -> float:
     """R's ``bw.nrd0`` from a sample's size, sd, quartiles and first value.
 
     Parameters
@@ -38,8 +38,10 @@ def nrd0(n: int, sd: float, q25: float, q75: float, first: float) -> float:
         Sample size.
     sd : float
         Standard deviation (n - 1 denominator).
-    q25, q75 : float
-        Quartiles (R ``quantile`` type 7).
+    q25, q75 : float or None
+        Quartiles (R ``quantile`` type 7); None when the IQR is known to
+        exceed 1.34 sd (:func:`geo.pair_distances.pair_distance_statistics`),
+        so that R's ``min(sd, IQR / 1.34)`` is sd.
     first : float
         The sample's first value (R's fallback when sd and IQR are 0).
 
@@ -49,7 +51,7 @@ def nrd0(n: int, sd: float, q25: float, q75: float, first: float) -> float:
     """
     if n < 2:
         raise ConfigError("need at least 2 distances to choose a bandwidth")
-    lo = min(sd, (q75 - q25) / 1.34)
+    lo = sd if q25 is None else min(sd, (q75 - q25) / 1.34)
     if not lo:
         lo = sd or abs(first) or 1.0
     return 0.9 * lo * n ** (-0.2)
@@ -196,7 +198,7 @@ def sheather_jones(n: int, sd: float, q25: float, q75: float, width: float,
 
 
 def summary(values: np.ndarray, sj_bins: int = 0) -> dict:
-    """Summarise a listed sample as :func:`geo.pairs.distance_statistics` does.
+    """Summarise a listed sample as :func:`geo.pair_distances.distance_statistics` does.
 
     Parameters
     ----------
@@ -231,7 +233,7 @@ def bandwidth(rule: str | float, stats: dict) -> float:
         Rule, or the bandwidth itself.
     stats : dict
         Summary of the sample (:func:`summary` or
-        :func:`geo.pairs.distance_statistics`).
+        :func:`geo.pair_distances.distance_statistics`).
 
     Returns
     -------

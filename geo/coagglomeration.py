@@ -506,20 +506,6 @@ class _Composition:
         return (np.array([index[t] for t in self.sides[u][0]]),
                 np.array([index[t] for t in self.sides[u][1]]))
 
-    def layers(self) -> list[list[int]]:
-        """Group the requested pairs so that no two in a group share a site pair.
-
-        Pairs of single types whose base pairs differ share one distance
-        pass; every other pair gets its own.
-        """
-        plain, used = [], set()
-        for u, parts in enumerate(self.parts):
-            if len(self.sides[u][0]) == len(self.sides[u][1]) == 1 and parts[0] not in used:
-                plain.append(u)
-                used.add(parts[0])
-        return ([plain] if plain else []) + [[u] for u in range(len(self.parts))
-                                              if u not in set(plain)]
-
 
 def coagglomeration_kd(
     x: np.ndarray,
@@ -749,39 +735,24 @@ def _kd_finish(study: StudyPlan, curves: np.ndarray) -> PairStudy:
 
 
 def _kd_bandwidths(x, y, plan: _Composition, bandwidth, rmax: float) -> tuple[np.ndarray, list]:
-    """Bandwidth of each requested pair (before ``adjust``) and its distances within 2 rmax."""
+    """Bandwidth of each requested pair (before ``adjust``) and its distances within 2 rmax.
+
+    One distance pass serves every requested pair, composite ones included
+    (their sums are those of their base pairs); a second only where the
+    quartiles may change the bandwidth (:mod:`geo.pair_distances`).
+    """
     from geo.bandwidths import bandwidth as rule_bandwidth
     from geo.kdensity import SJ_BINS
-    from geo.pairs import pair_distance_statistics
+    from geo.pair_distances import pair_distance_statistics
 
     n_pairs = len(plan.parts)
     if not isinstance(bandwidth, str):
         return np.full(n_pairs, float(bandwidth)), [None] * n_pairs
-    h, within = np.full(n_pairs, np.nan), [0] * n_pairs
-    for layer in plan.layers():
-        # one distance pass per layer: codes 0..k for the layer's sides
-        codes = np.full(len(x), -1, np.int64)
-        pidx_rows = []
-        lookup: dict[int, int] = {}
-        for u in layer:
-            left, right = plan.side_codes(u)
-            for side in (left, right):
-                key = tuple(side)
-                if key not in lookup:
-                    lookup[key] = len(lookup)
-            pidx_rows.append((lookup[tuple(left)], lookup[tuple(right)]))
-        for key, k in lookup.items():
-            codes[np.isin(plan.codes, key)] = k
-        pidx = np.full((len(lookup), len(lookup)), -1, np.int64)
-        for v, (ca, cb) in enumerate(pidx_rows):
-            pidx[ca, cb] = pidx[cb, ca] = v
-        stats = pair_distance_statistics(x, y, codes, pidx, 2 * rmax,
-                                         sj_bins=SJ_BINS if bandwidth == "SJ" else 0)
-        for v, u in enumerate(layer):
-            within[u] = stats[v]["n"]
-            if stats[v]["n"] >= 2:
-                h[u] = rule_bandwidth(bandwidth, stats[v])
-    return h, within
+    stats = pair_distance_statistics(x, y, plan.codes, plan.pidx, 2 * rmax,
+                                     sj_bins=SJ_BINS if bandwidth == "SJ" else 0,
+                                     groups=plan.parts, quartiles="as_needed")
+    h = np.array([rule_bandwidth(bandwidth, s) if s["n"] >= 2 else np.nan for s in stats])
+    return h, [s["n"] for s in stats]
 
 
 def _kd_result(r: np.ndarray, curves: np.ndarray, a: str, b: str | None, n_a: int,

@@ -21,7 +21,7 @@ integrates to 1 over :math:`[0, \infty)`; the sum in the denominator runs over
 (Silverman, the default) or ``SJ`` (Sheather & Jones) applied, as the R
 package dbmss (``Kdhat``) does, to the observed unweighted distances up to
 twice the maximum distance; both computed exactly (:mod:`geo.bandwidths`,
-:func:`geo.pairs.distance_statistics`: equal to R's ``bw.nrd0``/``bw.SJ`` of
+:func:`geo.pair_distances.distance_statistics`: equal to R's ``bw.nrd0``/``bw.SJ`` of
 the listed distances).
 
 Counterfactuals (D&O 2005): the firms of A and B are relocated to sites drawn
@@ -62,7 +62,8 @@ import numpy as np
 from geo.bandwidths import bandwidth as rule_bandwidth
 from geo.bandwidths import r_density, r_seq, summary
 from geo.errors import ConfigError
-from geo.pairs import NONE, TIES_SQUARED, distance_statistics, pair_histograms
+from geo.pair_distances import distance_statistics
+from geo.pairs import NONE, TIES_SQUARED, pair_histograms
 from geo.ripley import FunctionResult
 
 FINE_BINS_PER_BANDWIDTH = 25
@@ -98,7 +99,7 @@ def _observed_bandwidth(x, y, types, a, b, rule, rmax: float) -> tuple[float, di
     keep = (types == a) | (types == (b or a))
     is_a, is_b = types[keep] == a, types[keep] == (b or a)
     stats = distance_statistics(x[keep], y[keep], is_a, is_b, 2 * rmax,
-                                sj_bins=SJ_BINS if rule == "SJ" else 0)
+                                sj_bins=SJ_BINS if rule == "SJ" else 0, quartiles="as_needed")
     if stats["n"] < 2:
         raise ConfigError(f"fewer than 2 pairs within {2 * rmax:g} m to choose a bandwidth")
     return rule_bandwidth(rule, stats), {"bandwidth_pairs": stats["n"]}

@@ -158,22 +158,53 @@ def _pair_weight(i, j, d, x, y, correction, bnd, rect, ex0, ey0, ex1, ey1, maxwe
 
 
 @numba.njit(cache=True)
+def search_from(a, v, guess, right):
+    """``np.searchsorted(a, v, side="right" if right else "left")``, trying ``guess`` first.
+
+    With evenly spaced ``a`` the guess from ``v / step`` is nearly always
+    right: two comparisons instead of a binary search (numba's
+    ``searchsorted`` costs ~50 ns a call). A wrong guess falls back to the
+    search, so the answer is the search's for any increasing ``a``.
+    """
+    n = len(a)
+    k = min(max(guess, 0), n)
+    if right:
+        if (k == 0 or a[k - 1] <= v) and (k == n or a[k] > v):
+            return k
+    elif (k == 0 or a[k - 1] < v) and (k == n or a[k] >= v):
+        return k
+    lo, hi = 0, n  # the first index whose value is above v (right) or at least v (left)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] > v or (not right and a[mid] == v):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@numba.njit(cache=True)
 def _first_r(d, dd, r, r2, ties, dr, rmax2):
-    """Index of the first r at which a pair at distance d counts; len(r) if never."""
+    """Index of the first r at which a pair at distance d counts; len(r) if never.
+
+    ``dr`` is the step of evenly spaced ``r`` (a guess only: any increasing
+    ``r`` gets the exact index).
+    """
     n = len(r)
+    guess = int(d / dr) if dr > 0.0 else 0
     if ties == TIES_LEFT:
         if dd > rmax2 or d > r[n - 1]:  # closepairs keeps d^2 <= rmax^2; whist drops d > rmax
             return n
         if d == r[n - 1]:
             return n - 1
-        return np.searchsorted(r, d, side="right")
+        return search_from(r, d, guess + 1, True)
     if ties == TIES_CEIL:
         if dd >= rmax2:
             return n
         return min(int(math.ceil(d / dr)), n)
     if ties == TIES_CLOSED:
-        return np.searchsorted(r, d, side="left")
-    return np.searchsorted(r2, dd, side="left")
+        return search_from(r, d, guess, False)
+    return search_from(r2, dd, guess, False)
 
 
 @numba.njit(cache=True)
@@ -379,258 +410,3 @@ def pair_histograms(
         float(maxweight), mw,
     )
     return main.sum(axis=0), cens.sum(axis=0)
-
-
-# ----------------------------------------------------------------- distance statistics
-
-
-@numba.njit(cache=True)
-def _distances_chunk(chunk, x, y, order, starts, nx, ny, codes, pidx, dmax, width, wanted, out,
-                     offsets, sj_width, sj_base, stats, hist, sj_hist):
-    """One chunk of the distance passes: pairs of a wanted type pair with d <= dmax.
-
-    A site pair counts for type pair ``u = pidx[codes[i], codes[j]]`` (-1:
-    none). Pass 1 (``wanted`` empty): ``stats[u]`` = count, sum and sum of
-    squares of ``d - dmax / 2``, min, max; ``hist[u]`` = counts in bins of
-    ``width``. Pass 2: the distances of the bins given a slot in
-    ``wanted[u]`` go to ``out`` from ``offsets``, and ``sj_hist[u]`` counts
-    ``trunc(d / sj_width[u]) - sj_base[u]``.
-    """
-    shift = dmax / 2
-    dmax2 = dmax * dmax * (1.0 + 1e-12)
-    n_bins = hist.shape[1]
-    for cell in range(chunk, nx * ny, N_CHUNKS):
-        cyy, cxx = cell // nx, cell % nx
-        for p in range(starts[cell], starts[cell + 1]):
-            i = order[p]
-            if codes[i] < 0:
-                continue
-            for nb in range(5):
-                gx, gy = cxx + _FORWARD_X[nb], cyy + _FORWARD_Y[nb]
-                if gx < 0 or gx >= nx or gy >= ny:
-                    continue
-                other = gy * nx + gx
-                first = p + 1 if nb == 0 else starts[other]
-                for q in range(first, starts[other + 1]):
-                    j = order[q]
-                    if codes[j] < 0:
-                        continue
-                    u = pidx[codes[i], codes[j]]
-                    if u < 0:
-                        continue
-                    dx = x[i] - x[j]
-                    dy = y[i] - y[j]
-                    dd = dx * dx + dy * dy
-                    if dd > dmax2:
-                        continue
-                    d = math.sqrt(dd)
-                    if d > dmax:
-                        continue
-                    k = min(int(d / width), n_bins - 1)
-                    if wanted.shape[1] == 0:
-                        stats[u, 0] += 1.0
-                        stats[u, 1] += d - shift
-                        stats[u, 2] += (d - shift) * (d - shift)
-                        stats[u, 3] = min(stats[u, 3], d)
-                        stats[u, 4] = max(stats[u, 4], d)
-                        hist[u, k] += 1
-                        continue
-                    slot = wanted[u, k]
-                    if slot >= 0:
-                        out[offsets[slot]] = d
-                        offsets[slot] += 1
-                    if sj_width[u] > 0.0:
-                        s = int(d / sj_width[u]) - sj_base[u]
-                        if s < sj_hist.shape[1]:
-                            sj_hist[u, s] += 1.0
-
-
-@numba.njit(parallel=True, cache=True)
-def _distance_pass_parallel(x, y, codes, pidx, n_pairs, dmax, width, n_bins, wanted, n_out,
-                            offsets, sj_width, sj_base, sj_bins):
-    """One distance pass (see :func:`_distances_chunk`), chunks in parallel."""
-    order, starts, nx, ny, _, _, _ = _grid(x, y, dmax)
-    stats = np.zeros((N_CHUNKS, n_pairs, 5))
-    stats[:, :, 3], stats[:, :, 4] = np.inf, -np.inf
-    hist = np.zeros((N_CHUNKS, n_pairs, n_bins), np.int32)
-    sj_hist = np.zeros((N_CHUNKS, n_pairs, sj_bins))
-    out = np.empty(n_out)
-    for chunk in numba.prange(N_CHUNKS):
-        _distances_chunk(chunk, x, y, order, starts, nx, ny, codes, pidx, dmax, width, wanted,
-                         out, offsets[chunk], sj_width, sj_base, stats[chunk], hist[chunk],
-                         sj_hist[chunk])
-    return stats, hist, out, sj_hist
-
-
-@numba.njit(cache=True)
-def _distance_pass_serial(x, y, codes, pidx, n_pairs, dmax, width, n_bins, wanted, n_out,
-                          offsets, sj_width, sj_base, sj_bins):
-    """Compute one distance pass in one thread."""
-    order, starts, nx, ny, _, _, _ = _grid(x, y, dmax)
-    stats = np.zeros((N_CHUNKS, n_pairs, 5))
-    stats[:, :, 3], stats[:, :, 4] = np.inf, -np.inf
-    hist = np.zeros((N_CHUNKS, n_pairs, n_bins), np.int32)
-    sj_hist = np.zeros((N_CHUNKS, n_pairs, sj_bins))
-    out = np.empty(n_out)
-    for chunk in range(N_CHUNKS):
-        _distances_chunk(chunk, x, y, order, starts, nx, ny, codes, pidx, dmax, width, wanted,
-                         out, offsets[chunk], sj_width, sj_base, stats[chunk], hist[chunk],
-                         sj_hist[chunk])
-    return stats, hist, out, sj_hist
-
-
-DISTANCE_BINS = 1 << 16  # pass-1 bins for one pair: each order statistic is sought in one bin
-MIN_DISTANCE_BINS = 256  # ... shared out among many pairs, but never fewer than this
-
-
-def _quartiles(n: int, order_stat: dict[int, float]) -> list[float]:
-    """R's type-7 quartiles from the order statistics they need."""
-    out = []
-    for pos in (1 + (n - 1) * 0.25, 1 + (n - 1) * 0.75):
-        low, high = order_stat[int(np.floor(pos))], order_stat[int(np.ceil(pos))]
-        h = pos - np.floor(pos)
-        out.append(float(low if h == 0 or high == low else (1 - h) * low + h * high))
-    return out
-
-
-def pair_distance_statistics(
-    x: np.ndarray, y: np.ndarray, codes: np.ndarray, pidx: np.ndarray, dmax: float,
-    sj_bins: int = 0,
-) -> list[dict]:
-    """Exact summaries of the distances up to ``dmax`` of many type pairs, in two passes.
-
-    Every unordered site pair ``(i, j)`` with ``d <= dmax`` is one distance of
-    type pair ``pidx[codes[i], codes[j]]``, as the R package dbmss lists the
-    distances of one pair of types. Nothing is stored per site pair: the
-    first pass counts, sums and bins each type pair's distances; the second
-    picks the order statistics of R's type-7 quartiles out of their bins
-    and, for ``sj_bins``, counts the distances in R's ``bw.SJ`` bins.
-
-    Parameters
-    ----------
-    x, y : ndarray
-        Coordinates.
-    codes : ndarray of int
-        Type code of each site (-1: in no pair).
-    pidx : ndarray of int, shape (T, T)
-        Symmetric: the index of type pair ``{a, b}``, or -1.
-    dmax : float
-        Largest distance.
-    sj_bins : int
-        Number of ``bw.SJ`` bins (``nb``, 1000 in R); 0 skips them.
-
-    Returns
-    -------
-    list of dict
-        Per type pair: ``n`` and, when ``n > 0``, ``mean``, ``sd`` (n - 1
-        denominator), ``q25``, ``q75`` (R ``quantile`` type 7), ``min``,
-        ``max`` and, with ``sj_bins``, ``sj_width`` and ``sj_counts`` (R's
-        ``trunc(x / d)`` bins from the smallest).
-    """
-    x, y = np.ascontiguousarray(x, float), np.ascontiguousarray(y, float)
-    codes = np.ascontiguousarray(codes, np.int64)
-    pidx = np.ascontiguousarray(pidx, np.int64)
-    n_pairs = int(pidx.max()) + 1
-    n_bins = max(MIN_DISTANCE_BINS, DISTANCE_BINS // max(n_pairs, 1))
-    width = dmax / n_bins
-    no_sj = np.zeros(n_pairs)
-    work = len(x) * 4
-    stats, hist, _, _ = run_kernel(
-        _distance_pass_parallel, _distance_pass_serial, work, x, y, codes, pidx, n_pairs,
-        float(dmax), width, n_bins, np.full((n_pairs, 0), -1, np.int64), 0,
-        np.zeros((N_CHUNKS, 0), np.int64), no_sj, np.zeros(n_pairs, np.int64), 0)
-    stats = _combine(stats)
-    total = hist.sum(axis=0, dtype=np.int64)  # (pairs, bins)
-    counts = stats[:, 0].astype(np.int64)
-    # pass 2: the bins holding each pair's quartile order statistics get slots
-    wanted = np.full((n_pairs, n_bins), -1, np.int64)
-    slots, ranks_of = [], {}
-    for u in np.flatnonzero(counts):
-        n = counts[u]
-        positions = np.array([1 + (n - 1) * 0.25, 1 + (n - 1) * 0.75])
-        ranks = np.unique(np.concatenate([np.floor(positions), np.ceil(positions)]))
-        cum = np.cumsum(total[u])
-        bins = np.searchsorted(cum, ranks.astype(np.int64), side="left")
-        ranks_of[u] = (ranks.astype(np.int64), bins, cum)
-        for bin_ in np.unique(bins):
-            wanted[u, bin_] = len(slots)
-            slots.append((u, bin_))
-    per_chunk = (hist[:, [u for u, _ in slots], [b for _, b in slots]] if slots
-                 else np.zeros((N_CHUNKS, 0), np.int64)).astype(np.int64)
-    sizes = per_chunk.sum(axis=0)
-    slot_start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    offsets = slot_start[None, :] + np.cumsum(per_chunk, axis=0) - per_chunk
-    lo, hi = stats[:, 3], stats[:, 4]
-    sj_width = np.where(counts > 0, (hi - lo) * 1.01 / max(sj_bins, 1), 0.0) if sj_bins else no_sj
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sj_base = np.where(sj_width > 0, lo / np.where(sj_width > 0, sj_width, 1), 0)
-    sj_base = sj_base.astype(np.int64)
-    _, _, picked, sj_hist = run_kernel(
-        _distance_pass_parallel, _distance_pass_serial, work, x, y, codes, pidx, n_pairs,
-        float(dmax), width, n_bins, wanted, int(sizes.sum()), np.ascontiguousarray(offsets),
-        sj_width, sj_base, max(sj_bins, 0))
-    sj_counts = sj_hist.sum(axis=0)
-    out = []
-    for u in range(n_pairs):
-        n = int(counts[u])
-        if n == 0:
-            out.append({"n": 0})
-            continue
-        ranks, bins, cum = ranks_of[u]
-        order_stat = {}
-        for bin_ in np.unique(bins):
-            slot = wanted[u, bin_]
-            values = np.sort(picked[slot_start[slot]:slot_start[slot] + sizes[slot]])
-            before = cum[bin_] - total[u, bin_]
-            for rank in ranks[bins == bin_]:
-                order_stat[int(rank)] = values[rank - 1 - before]
-        mean_shifted = stats[u, 1] / n
-        var = (stats[u, 2] - n * mean_shifted**2) / (n - 1) if n > 1 else np.nan
-        q25, q75 = _quartiles(n, order_stat)
-        row = {"n": n, "mean": dmax / 2 + mean_shifted, "sd": float(np.sqrt(var)), "q25": q25,
-               "q75": q75, "min": float(lo[u]), "max": float(hi[u])}
-        if sj_bins:
-            row["sj_width"], row["sj_counts"] = float(sj_width[u]), sj_counts[u]
-        out.append(row)
-    return out
-
-
-def _combine(stats: np.ndarray) -> np.ndarray:
-    """Per-chunk (count, sum, sum of squares, min, max) combined, chunks in a fixed order."""
-    out = stats[:, :, :3].sum(axis=0)
-    return np.column_stack([out, stats[:, :, 3].min(axis=0), stats[:, :, 4].max(axis=0)])
-
-
-def distance_statistics(
-    x: np.ndarray, y: np.ndarray, is_a: np.ndarray, is_b: np.ndarray, dmax: float,
-    sj_bins: int = 0,
-) -> dict:
-    """Exact summary of the distances between A and B points up to ``dmax``.
-
-    Every unordered pair with an A end and a B end (``is_a`` = ``is_b``: the
-    pairs of A points) and ``d <= dmax`` is one distance, as the R package
-    dbmss lists them (see :func:`pair_distance_statistics`).
-
-    Parameters
-    ----------
-    x, y : ndarray
-        Coordinates.
-    is_a, is_b : ndarray of bool
-        Which points are of type A and B: the same array, or disjoint.
-    dmax : float
-        Largest distance.
-    sj_bins : int
-        Number of ``bw.SJ`` bins (``nb``, 1000 in R); 0 skips them.
-
-    Returns
-    -------
-    dict
-        As one entry of :func:`pair_distance_statistics`.
-    """
-    is_a, is_b = np.asarray(is_a, bool), np.asarray(is_b, bool)
-    same = np.array_equal(is_a, is_b)
-    if not same and (is_a & is_b).any():
-        raise ValueError("is_a and is_b must be the same or disjoint")
-    codes = np.where(is_a, 0, np.where(is_b, 1, -1))
-    pidx = np.array([[0, 0], [0, -1]]) if same else np.array([[-1, 0], [0, -1]])
-    return pair_distance_statistics(x, y, codes, pidx, dmax, sj_bins)[0]

@@ -25,7 +25,7 @@ from geo.distance import labelled_types, type_atoms
 from geo.errors import ConfigError
 from geo.kdensity import kd_function
 from geo.mfunction import m_function
-from geo.pairs import pair_distance_statistics
+from geo.pair_distances import pair_distance_statistics
 from geo.ripley import Window, default_r, kfunction
 from geo.seed import generate_firms
 from geo.typepairs import m_sums, ordered_histograms, symmetric_histograms

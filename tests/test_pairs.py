@@ -1,4 +1,4 @@
-"""The pair engine's geometry: the angle of a circle inside a window (issue 18, item 1).
+"""The pair engine's geometry (issue 18, item 1) and its guessed search of distance cells.
 
 Property tests compare :func:`geo.pairs.circle_inside_angle` with an independent
 numeric integration (the share of points on the circle that shapely finds inside
@@ -14,7 +14,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo.pairs import circle_inside_angle, rectangle_edges
+from geo.pairs import circle_inside_angle, rectangle_edges, search_from
 from geo.ripley import Window
 
 SAMPLES = 1 << 16  # directions of the numeric integration
@@ -181,3 +181,17 @@ def test_circles_through_a_corner_on_the_lattice_have_weight_two():
         assert 2 * np.pi / circle_inside_angle(cx, cy, d, *edges) == pytest.approx(2, rel=1e-12)
         checked += 1
     assert checked > 300
+
+
+def test_search_from_is_searchsorted_for_any_guess():
+    """The guessed search the kernels use equals numpy's on uneven arrays with ties."""
+    rng = np.random.default_rng(12)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        a = np.sort(np.round(rng.uniform(0, 10, n), int(rng.integers(0, 3))))  # ties
+        values = np.concatenate([a, rng.uniform(-1, 11, 5), [a[0], a[-1], -np.inf, np.inf]])
+        for v in values:
+            for right in (True, False):
+                want = np.searchsorted(a, v, side="right" if right else "left")
+                for guess in (-3, 0, want - 1, want, want + 1, n, n + 3, int(rng.integers(0, n))):
+                    assert search_from(a, v, guess, right) == want, (a, v, guess, right)
