@@ -66,11 +66,28 @@ def _symmetric_labelling(x, y, r, step, codes, w, weighted, pidx, offsets, lengt
     keep = np.flatnonzero(codes >= 0)
     if len(keep) < 2:
         return
+    # by type first, so that the grid's stable sort leaves each cell's sites grouped by type:
+    # whether a pair is wanted then changes in runs the CPU predicts, not at random
+    keep = keep[np.argsort(codes[keep], kind="mergesort")]
     order, starts, nx, ny, _, _, _ = _grid(x[keep], y[keep], r[-1])
     # the typed sites in grid order: a cell's sites sit side by side in memory
     site = keep[order]
     xs, ys, cs = x[site], y[site], codes[site]
     ws = w[site] if weighted else xs
+    fu = factors[which]  # cells merged per type pair
+    # the weighting a constant in each inlined copy of the loop: no per-pair switch
+    if weighted:
+        _symmetric_loop(True, xs, ys, cs, ws, starts, nx, ny, r, step, pidx, offsets, lengths,
+                        fu, out)
+    else:
+        _symmetric_loop(False, xs, ys, cs, ws, starts, nx, ny, r, step, pidx, offsets, lengths,
+                        fu, out)
+
+
+@numba.njit(cache=True, inline="always")
+def _symmetric_loop(weighted, xs, ys, cs, ws, starts, nx, ny, r, step, pidx, offsets, lengths,
+                    fu, out):
+    """Visit the site pairs of :func:`_symmetric_labelling` (sites in grid order)."""
     n_r = len(r)
     rmax = r[n_r - 1]
     reach = rmax * rmax * (1.0 + 1e-12)
@@ -97,8 +114,8 @@ def _symmetric_labelling(x, y, r, step, codes, w, weighted, pidx, offsets, lengt
                     if d > rmax:
                         continue
                     k = n_r - 1 if d == rmax else search_from(r, d, int(d / step) + 1, True)
-                    f = factors[which[u]]
-                    cell_u = (k + f - 1) // f
+                    f = fu[u]
+                    cell_u = k if f == 1 else (k + f - 1) // f  # a division costs ~15 cycles
                     if cell_u >= lengths[u]:
                         continue
                     if weighted:
@@ -373,111 +390,107 @@ def ordered_histograms(
 
 
 @numba.njit(cache=True)
-def _m_block(block, n_blocks, x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, ref_u, total_w,
-             order, starts, nx, ny, size, x0, y0, top, ratio, ratio_w):
-    """Marcon–Puech sums of every reference point for labellings ``block::n_blocks``.
+def _m_block(s0, s1, x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, ref_u, total_w,
+             starts, nx, ny, top, ratio, ratio_w):
+    """Marcon–Puech sums of every reference point for labellings ``s0:s1``.
 
-    For a reference point ``i`` of type ``A`` in labelling ``s`` and each
-    wanted neighbour type ``B`` of ``A`` (``ref_ptr[A]`` .. ``ref_ptr[A + 1]``
-    in ``ref_col``/``ref_u``): ``top[k, u, s]`` adds the share of B in the
+    The sites (``x``, ``y``, ``w``, ``tl``) are in grid order: cell ``c``
+    holds ``starts[c]:starts[c + 1]``, of side at least ``r[-1]``. For a
+    reference point ``i`` of type ``A`` in labelling ``s`` and each wanted
+    neighbour type ``B`` of ``A`` (``ref_ptr[A]`` .. ``ref_ptr[A + 1]`` in
+    ``ref_col``/``ref_u``): ``top[k, u, s]`` adds the share of B in the
     weight of ``i``'s neighbours within ``r[k]``; ``ratio[k, A, s]`` and
     ``ratio_w[k, A, s]`` add ``1 / (W - w_i)`` and ``w_i / (W - w_i)``, from
     which the denominator of every pair of ``A`` follows. Points with no
     neighbour within ``r[k]`` leave both sums, as in :func:`geo.mfunction.m_function`.
+    ``col_of[b + 1]`` is the column of neighbour type ``b``, ``n_cols`` (a
+    column dropped) for a type no pair wants: no branch on the labels.
     """
     n_r = len(r)
-    n_sim = tl.shape[1]
     r2 = r[n_r - 1] * r[n_r - 1]
     step = r[n_r - 1] / (n_r - 1) if n_r > 1 else 0.0  # a guess of the cell: see search_from
     den = np.zeros(n_r)
-    num = np.zeros((n_r, n_cols, n_sim))
-    acc = np.zeros((n_cols, n_sim))
-    for i in range(len(x)):
-        is_ref = False
-        for s in range(block, n_sim, n_blocks):
-            a = tl[i, s]
-            if a >= 0 and ref_ptr[a + 1] > ref_ptr[a]:
-                is_ref = True
-                break
-        if not is_ref:
-            continue
-        den[:] = 0.0
-        for k in range(n_r):
-            for c in range(n_cols):
-                for s in range(block, n_sim, n_blocks):
-                    num[k, c, s] = 0.0
-        cxx = int((x[i] - x0) / size)
-        cyy = int((y[i] - y0) / size)
-        for gy in range(cyy - 1, cyy + 2):
-            if gy < 0 or gy >= ny:
-                continue
-            for gx in range(cxx - 1, cxx + 2):
-                if gx < 0 or gx >= nx:
-                    continue
-                cell = gy * nx + gx
-                for q in range(starts[cell], starts[cell + 1]):
-                    j = order[q]
-                    if j == i:
-                        continue
-                    dx = x[j] - x[i]
-                    dy = y[j] - y[i]
-                    dd = dx * dx + dy * dy
-                    if dd > r2:
-                        continue
-                    d = math.sqrt(dd)
-                    k = search_from(r, d, int(d / step), False)
-                    den[k] += w[j]
-                    for s in range(block, n_sim, n_blocks):
-                        b = tl[j, s]
-                        if b >= 0 and col_of[b] >= 0:
-                            num[k, col_of[b], s] += w[j]
-        total = 0.0
-        for c in range(n_cols):
-            for s in range(block, n_sim, n_blocks):
-                acc[c, s] = 0.0
-        inverse = 1.0 / (total_w - w[i])
-        for k in range(n_r):
-            total += den[k]
-            for c in range(n_cols):
-                for s in range(block, n_sim, n_blocks):
-                    acc[c, s] += num[k, c, s]
-            if total <= 0.0:
-                continue
-            for s in range(block, n_sim, n_blocks):
+    num = np.zeros((n_r, n_cols + 1, tl.shape[1]))
+    acc = np.zeros((n_cols + 1, tl.shape[1]))
+    for cell in range(nx * ny):
+        cyy, cxx = cell // nx, cell % nx
+        for i in range(starts[cell], starts[cell + 1]):
+            is_ref = False
+            for s in range(s0, s1):
                 a = tl[i, s]
-                if a < 0:
+                if a >= 0 and ref_ptr[a + 1] > ref_ptr[a]:
+                    is_ref = True
+                    break
+            if not is_ref:
+                continue
+            den[:] = 0.0
+            num[:, :, s0:s1] = 0.0
+            for gy in range(cyy - 1, cyy + 2):
+                if gy < 0 or gy >= ny:
                     continue
-                for p in range(ref_ptr[a], ref_ptr[a + 1]):
-                    top[k, ref_u[p], s] += acc[ref_col[p], s] / total
-                ratio[k, a, s] += inverse
-                ratio_w[k, a, s] += w[i] * inverse
+                for gx in range(cxx - 1, cxx + 2):
+                    if gx < 0 or gx >= nx:
+                        continue
+                    other = gy * nx + gx
+                    for j in range(starts[other], starts[other + 1]):
+                        if j == i:
+                            continue
+                        dx = x[j] - x[i]
+                        dy = y[j] - y[i]
+                        dd = dx * dx + dy * dy
+                        if dd > r2:
+                            continue
+                        d = math.sqrt(dd)
+                        k = search_from(r, d, int(d / step), False)
+                        wj = w[j]
+                        den[k] += wj
+                        for s in range(s0, s1):
+                            num[k, col_of[tl[j, s] + 1], s] += wj
+            total = 0.0
+            acc[:, s0:s1] = 0.0
+            inverse = 1.0 / (total_w - w[i])
+            for k in range(n_r):
+                total += den[k]
+                for c in range(n_cols):
+                    for s in range(s0, s1):
+                        acc[c, s] += num[k, c, s]
+                if total <= 0.0:
+                    continue
+                for s in range(s0, s1):
+                    a = tl[i, s]
+                    if a < 0:
+                        continue
+                    for p in range(ref_ptr[a], ref_ptr[a + 1]):
+                        top[k, ref_u[p], s] += acc[ref_col[p], s] / total
+                    ratio[k, a, s] += inverse
+                    ratio_w[k, a, s] += w[i] * inverse
 
 
 @numba.njit(parallel=True, cache=True)
 def _m_parallel(threads, x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, ref_u, total_w,
-                n_pairs, n_types):
-    """Sum :func:`_m_block` with the labellings split over ``threads`` blocks."""
-    order, starts, nx, ny, size, x0, y0 = _grid(x, y, r[-1])
+                n_pairs, n_types, starts, nx, ny):
+    """Sum :func:`_m_block` with the labellings split over ``threads`` contiguous blocks."""
     top = np.zeros((len(r), n_pairs, tl.shape[1]))
     ratio = np.zeros((len(r), n_types, tl.shape[1]))
     ratio_w = np.zeros((len(r), n_types, tl.shape[1]))
-    n_blocks = min(threads, tl.shape[1])
+    n_sim = tl.shape[1]
+    n_blocks = min(threads, n_sim)
     for block in numba.prange(n_blocks):
-        _m_block(block, n_blocks, x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, ref_u,
-                 total_w, order, starts, nx, ny, size, x0, y0, top, ratio, ratio_w)
+        _m_block(block * n_sim // n_blocks, (block + 1) * n_sim // n_blocks, x, y, w, r, tl,
+                 col_of, n_cols, ref_ptr, ref_col, ref_u, total_w, starts, nx, ny, top, ratio,
+                 ratio_w)
     return top, ratio, ratio_w
 
 
 @numba.njit(cache=True)
 def _m_serial(x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, ref_u, total_w, n_pairs,
-              n_types):
+              n_types, starts, nx, ny):
     """Compute the same sums in one thread."""
-    order, starts, nx, ny, size, x0, y0 = _grid(x, y, r[-1])
     top = np.zeros((len(r), n_pairs, tl.shape[1]))
     ratio = np.zeros((len(r), n_types, tl.shape[1]))
     ratio_w = np.zeros((len(r), n_types, tl.shape[1]))
-    _m_block(0, 1, x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, ref_u, total_w, order,
-             starts, nx, ny, size, x0, y0, top, ratio, ratio_w)
+    _m_block(0, tl.shape[1], x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, ref_u, total_w,
+             starts, nx, ny, top, ratio, ratio_w)
     return top, ratio, ratio_w
 
 
@@ -522,7 +535,12 @@ def m_sums(
     ref_ptr = np.searchsorted(pairs[by_ref, 0], np.arange(n_types + 1)).astype(np.int64)
     ref_col = col_of[pairs[by_ref, 1]]
     ref_u = by_ref.astype(np.int64)
-    return run_kernel(_m_parallel, _m_serial, tl.size, np.ascontiguousarray(x, float),
-                      np.ascontiguousarray(y, float), w, np.ascontiguousarray(r, float),
-                      np.ascontiguousarray(tl, np.int16), col_of, len(neighbours), ref_ptr,
-                      ref_col, ref_u, float(w.sum()), len(pairs), int(n_types), blocks=True)
+    r = np.ascontiguousarray(r, float)
+    # the sites, weights and labels in grid order (the weights ride in the boundary slot)
+    starts, nx, ny, xs, ys, ts, ws, _ = _sites_in_grid_order(
+        np.ascontiguousarray(x, float), np.ascontiguousarray(y, float), r,
+        np.ascontiguousarray(tl, np.int16), w, np.zeros(len(x), np.int64))
+    col_ext = np.concatenate([[len(neighbours)], np.where(col_of >= 0, col_of, len(neighbours))])
+    return run_kernel(_m_parallel, _m_serial, tl.size, xs, ys, ws, r, ts,
+                      col_ext.astype(np.int64), len(neighbours), ref_ptr, ref_col, ref_u,
+                      float(w.sum()), len(pairs), int(n_types), starts, nx, ny, blocks=True)
