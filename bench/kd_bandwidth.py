@@ -7,7 +7,7 @@ for producer services and each of its six fields. The synthetic register
 timed are:
 
 - the bandwidth pass (:func:`geo.coagglomeration.kd_plan` without
-  counterfactuals: bandwidths of all seven pairs, then the bins);
+  counterfactuals: bandwidths of all six pairs, then the bins);
 - a plain pair sweep over the same sites and pairs to the same distance: one
   labelling's histogram (:func:`geo.typepairs.symmetric_histograms`, the
   sweep Kd repeats for each counterfactual), in bins of ``rmax / 1000``.

@@ -18,8 +18,8 @@ quartiles cannot change the bandwidth and pass 2 is not needed. On Hangzhou's
 pattern that is the common case: one pass.
 
 Only sites of a type in some wanted pair take part. They are sorted into
-cells of side ``dmax`` and their data copied in cell order, so a cell's
-sites sit side by side in memory. The cells are split into a fixed number of
+cells of side ``dmax``, by type within a cell, and their data copied in that
+order, so a cell's sites sit side by side in memory. The cells are split into a fixed number of
 chunks, each with its own sums, combined in a fixed order: the result does
 not depend on the number of threads.
 """
@@ -220,9 +220,13 @@ def pair_distance_statistics(
     keep = (codes >= 0) & involved[np.maximum(codes, 0)]
     if keep.sum() < 2 or n_base < 1:
         return [{"n": 0} for _ in groups]
-    grid = _sites_by_cell(np.ascontiguousarray(x, float)[keep],
-                          np.ascontiguousarray(y, float)[keep],
-                          np.ascontiguousarray(codes[keep]), float(dmax))
+    # by type first: the grid's stable sort then leaves each cell's sites grouped by type, so
+    # whether a pair is wanted changes in runs the CPU predicts
+    site = np.flatnonzero(keep)
+    site = site[np.argsort(codes[site], kind="stable")]
+    grid = _sites_by_cell(np.ascontiguousarray(x, float)[site],
+                          np.ascontiguousarray(y, float)[site],
+                          np.ascontiguousarray(codes[site]), float(dmax))
     n_bins = max(MIN_DISTANCE_BINS, DISTANCE_BINS // n_base)
     width = dmax / n_bins
     work = int(keep.sum()) * 4
