@@ -326,6 +326,7 @@ def test_user_title_is_drawn_as_text(layers, recipe):
     _pixels(figures["map_clusters"])  # mathtext would raise on "$x^2$ 100%" if parsed
 
 
+@needs_cjk  # the Chinese note is drawn too
 def test_source_note_is_short_complete_and_deduplicated(layers, recipe):
     towns = layers["towns"]
     assert towns["source"].str.contains("centre placed by this project").sum() > 10
