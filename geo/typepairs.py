@@ -75,19 +75,33 @@ def _symmetric_labelling(x, y, r, step, codes, w, weighted, pidx, offsets, lengt
     xs, ys, cs = x[site], y[site], codes[site]
     ws = w[site] if weighted else xs
     fu = factors[which]  # cells merged per type pair
+    # where each site's run of one type in its cell ends: runs of unwanted types are skipped
+    run_end = np.empty(len(site), np.int64)
+    for cell in range(nx * ny):
+        end = starts[cell + 1]
+        for q in range(end - 1, starts[cell] - 1, -1):
+            if q + 1 < end and cs[q + 1] == cs[q]:
+                run_end[q] = run_end[q + 1]
+            else:
+                run_end[q] = q + 1
     # the weighting a constant in each inlined copy of the loop: no per-pair switch
     if weighted:
-        _symmetric_loop(True, xs, ys, cs, ws, starts, nx, ny, r, step, pidx, offsets, lengths,
-                        fu, out)
+        _symmetric_loop(True, xs, ys, cs, ws, starts, run_end, nx, ny, r, step, pidx, offsets,
+                        lengths, fu, out)
     else:
-        _symmetric_loop(False, xs, ys, cs, ws, starts, nx, ny, r, step, pidx, offsets, lengths,
-                        fu, out)
+        _symmetric_loop(False, xs, ys, cs, ws, starts, run_end, nx, ny, r, step, pidx, offsets,
+                        lengths, fu, out)
 
 
 @numba.njit(cache=True, inline="always")
-def _symmetric_loop(weighted, xs, ys, cs, ws, starts, nx, ny, r, step, pidx, offsets, lengths,
-                    fu, out):
-    """Visit the site pairs of :func:`_symmetric_labelling` (sites in grid order)."""
+def _symmetric_loop(weighted, xs, ys, cs, ws, starts, run_end, nx, ny, r, step, pidx, offsets,
+                    lengths, fu, out):
+    """Visit the site pairs of :func:`_symmetric_labelling` (sites in grid order).
+
+    A neighbour cell is read run by run (``run_end``): a run of a type not
+    paired with the reference site's is skipped whole, and a wanted run
+    has one type pair throughout.
+    """
     n_r = len(r)
     rmax = r[n_r - 1]
     reach = rmax * rmax * (1.0 + 1e-12)
@@ -95,33 +109,39 @@ def _symmetric_loop(weighted, xs, ys, cs, ws, starts, nx, ny, r, step, pidx, off
         cyy, cxx = cell // nx, cell % nx
         for i in range(starts[cell], starts[cell + 1]):
             ci = cs[i]
+            xi, yi = xs[i], ys[i]
             for nb in range(5):
                 gx, gy = cxx + _FORWARD_X[nb], cyy + _FORWARD_Y[nb]
                 if gx < 0 or gx >= nx or gy >= ny:
                     continue
                 other = gy * nx + gx
-                first = i + 1 if nb == 0 else starts[other]
-                for j in range(first, starts[other + 1]):
+                j = i + 1 if nb == 0 else starts[other]
+                end = starts[other + 1]
+                while j < end:
+                    stop = run_end[j]
                     u = pidx[ci, cs[j]]
                     if u < 0:
+                        j = stop
                         continue
-                    dx = xs[j] - xs[i]
-                    dy = ys[j] - ys[i]
-                    dd = dx * dx + dy * dy
-                    if dd > reach:
-                        continue
-                    d = math.sqrt(dd)
-                    if d > rmax:
-                        continue
-                    k = n_r - 1 if d == rmax else search_from(r, d, int(d / step) + 1, True)
-                    f = fu[u]
-                    cell_u = k if f == 1 else (k + f - 1) // f  # a division costs ~15 cycles
-                    if cell_u >= lengths[u]:
-                        continue
-                    if weighted:
-                        out[offsets[u] + cell_u] += ws[i] * ws[j]
-                    else:
-                        out[offsets[u] + cell_u] += 1.0
+                    f, base, length = fu[u], offsets[u], lengths[u]
+                    for q in range(j, stop):
+                        dx = xs[q] - xi
+                        dy = ys[q] - yi
+                        dd = dx * dx + dy * dy
+                        if dd > reach:
+                            continue
+                        d = math.sqrt(dd)
+                        if d > rmax:
+                            continue
+                        k = n_r - 1 if d == rmax else search_from(r, d, int(d / step) + 1, True)
+                        cell_u = k if f == 1 else (k + f - 1) // f  # a division: ~15 cycles
+                        if cell_u >= length:
+                            continue
+                        if weighted:
+                            out[base + cell_u] += ws[i] * ws[q]
+                        else:
+                            out[base + cell_u] += 1.0
+                    j = stop
 
 
 @numba.njit(parallel=True, cache=True)
