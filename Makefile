@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python bench/zonal_indices.py
 	$(BIN)/python bench/cross_k.py
 	$(BIN)/python bench/kd_clq.py
+	$(BIN)/python bench/kd_bandwidth.py
 	$(BIN)/python bench/coagglomeration.py
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/clusters.py

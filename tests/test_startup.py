@@ -116,3 +116,24 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     if sys.platform.startswith("linux"):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
         assert cache_dir("x") == tmp_path / "xdg" / "geo" / "x"
+
+
+def test_quick_exit_stops_joblib_worker_threads():
+    """The quick exit runs threading's exit callbacks before joining threads, as Python does.
+
+    HDBSCAN on a million firms runs joblib's process pool, whose manager and
+    feeder threads are not daemons and stop only in those callbacks: joining
+    them first left ``geo run --n 1000000`` waiting for ever after its last file.
+    """
+    code = (
+        "import sys\n"
+        "from joblib import Parallel, delayed\n"
+        "from geo.cli import entry\n"
+        "assert Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(4)) == [0, 1, 2, 3]\n"
+        "sys.argv = ['geo', '--help']\n"
+        "entry()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Usage" in done.stdout

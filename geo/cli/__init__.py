@@ -36,8 +36,8 @@ def entry() -> None:
 
     Tearing the interpreter down (freeing every module and object) takes over a
     second after a run. By the time :func:`main` returns every output is
-    written and closed, so the process ends once the exit handlers (logging,
-    multiprocessing) and any non-daemon thread have finished. :func:`main`
+    written and closed, so the process ends once the exit handlers (threading's,
+    then logging's and multiprocessing's) and any non-daemon thread have finished. :func:`main`
     itself ends normally, for callers in a long-lived process.
     """
     import atexit
@@ -53,9 +53,10 @@ def entry() -> None:
     elif not isinstance(code, int):  # sys.exit("message"): print it, exit 1, as Python does
         print(code, file=sys.stderr)
         code = 1
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    # the interpreter's own order: threading's exit callbacks (they stop, e.g., the worker
+    # threads of joblib's process pool, which HDBSCAN uses at scale), then the join of the
+    # non-daemon threads, then atexit. Joining first waited for those threads for ever.
+    threading._shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
