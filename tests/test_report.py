@@ -306,6 +306,40 @@ def test_hostile_zone_names_stay_text_in_every_format(pack, tmp_path):
     assert formula.data_type == "s" and formula.quotePrefix
 
 
+def test_charts_without_a_chinese_font_name_zones_in_english(pack, monkeypatch):
+    """No CJK font: the Chinese report's charts fall back to English and draw no empty boxes.
+
+    Zones are labelled by their English names, or by id when a zone has only a
+    Chinese name; matplotlib warns for every glyph its fonts lack, so no such
+    warning means every label was drawn.
+    """
+    import warnings
+
+    from geo.report.charts import all_charts, zone_names
+
+    _, folder, _ = pack
+    data = load_run(folder)
+    platforms = data.zones["platforms"]
+    only_chinese = platforms.index[0]
+    platforms.loc[only_chinese, "name_en"] = platforms.loc[only_chinese, "name_zh"]
+    table = zone_table(data, "platforms", "zh")
+    monkeypatch.setattr("geo.maps.static.find_cjk_font", lambda: None)
+    names = zone_names(data, table, "en")
+    english = platforms.set_index("zone_id")["name_en"]
+    zone = platforms.at[only_chinese, "zone_id"]
+    assert names[zone] == zone
+    others = names.drop(zone)
+    assert (others == english.reindex(others.index)).all() and len(others) > 3
+    tables = {"zones_platforms": table, "zones_districts": zone_table(data, "districts", "zh")}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        charts = all_charts(data, tables, "zh")
+    assert {c.id for c in charts} >= {"bars_platforms", "bars_districts",
+                                      "composition_platforms"}
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert missing == []
+
+
 def test_geo_run_writes_the_pack_and_records_it(pack):
     result, folder, _ = pack
     for name in ("report/report.html", "report/report.docx", "report/tables.xlsx"):

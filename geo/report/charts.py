@@ -2,7 +2,7 @@
 
 Chinese text needs a CJK font (:func:`geo.maps.static.find_cjk_font`); without
 one the charts are drawn in English rather than with empty boxes, as the static
-maps are.
+maps are, and zones are labelled by their English names (:func:`zone_names`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import matplotlib
 import numpy as np
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -74,10 +75,32 @@ def _synthetic(fig: Figure, synthetic: bool, lang: str) -> None:
                      fontsize=8, color="#b71c1c", x=0.99, ha="right")
 
 
-def index_bars(table: ReportTable, title: str, lang: str, families: list[str],
-               synthetic: bool) -> bytes:
-    """C and C′ of the zones of a layer (the ``MAX_BARS`` best by C), two panels of sorted bars."""
+def zone_names(data: RunData, table: ReportTable, lang: str) -> pd.Series:
+    """Names of a zone table's rows in the chart's language.
+
+    The table is in the report's language; when the charts fall back to English
+    (no CJK font) a zone is named by its English name, or by its id when it has
+    only a Chinese one, so no label is drawn as empty boxes.
+    """
+    names = table.frame["name"].astype(str)
+    if lang != "en":
+        return names
+    zones = data.zones[table.extra["layer"]].set_index("zone_id")
+    english = zones["name_en"].reindex(names.index) if "name_en" in zones else \
+        pd.Series(np.nan, index=names.index)
+    english = english.where(english.notna(), names).astype(str)
+    drawable = english.map(lambda text: all(ord(ch) < 0x2E80 for ch in text))
+    return english.where(drawable, pd.Series(names.index.astype(str), index=names.index))
+
+
+def index_bars(table: ReportTable, names: pd.Series, title: str, lang: str,
+               families: list[str], synthetic: bool) -> bytes:
+    """C and C′ of the zones of a layer (the ``MAX_BARS`` best by C), two panels of sorted bars.
+
+    ``names`` labels the rows (:func:`zone_names`).
+    """
     frame = table.frame.dropna(subset=["quality"]).head(MAX_BARS)  # the table is sorted by C
+    frame = frame.assign(name=names.reindex(frame.index))
     rows = max(len(frame), 1)
     with matplotlib.rc_context(_rc(families)):
         fig = _figure(8.0, 1.2 + 0.24 * rows)
@@ -114,7 +137,7 @@ def composition_bars(data: RunData, table: ReportTable, lang: str, families: lis
         parts.append("other_ps")
     share["other"] = (1 - share[parts].sum(axis=1)).clip(lower=0)
     parts.append("other")
-    names = table.frame["name"].astype(str).iloc[:MAX_BARS]
+    names = zone_names(data, table, lang).iloc[:MAX_BARS]
     with matplotlib.rc_context(_rc(families)):
         fig = _figure(8.0, 1.6 + 0.26 * len(share))
         ax = fig.add_subplot()
@@ -260,7 +283,8 @@ def all_charts(data: RunData, tables: dict[str, ReportTable], lang: str) -> list
         charts.append(Chart(f"bars_{layer}", pick(lang, f"{title}的协同集聚质量 C 与水平 C′{top}",
                                                   f"{title}: co-agglomeration quality C and "
                                                   f"level C′{top}"),
-                            index_bars(table, title, lang, families, data.synthetic)))
+                            index_bars(table, zone_names(data, table, lang), title, lang,
+                                       families, data.synthetic)))
     for layer in data.layers:
         if layer == "districts" or f"zones_{layer}" not in tables:
             continue
