@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from geo.coagglomeration import MATRIX_VALUE, PairStudy
-from geo.distance import type_label
+from geo.function_outputs import type_label
 from geo.outputs import atomic_path
 from geo.safety import write_csv
 

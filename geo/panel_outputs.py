@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from geo.distance import function_reading, type_label, write_function_table
 from geo.export import write_tables
+from geo.function_outputs import function_reading, type_label, write_function_table
 from geo.maps.recipe import MapRecipe
 from geo.messages import pick
 from geo.outputs import atomic_path

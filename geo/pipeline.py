@@ -27,15 +27,11 @@ from geo.clusters import cluster_areas
 from geo.config import RunConfig
 from geo.crs import attribute_table, parse_coord_system
 from geo.density import density_layers
-from geo.distance import (
-    PAIR_STATISTICS,
-    plot_function,
-    run_distance_analyses,
-    write_function_table,
-)
+from geo.distance import PAIR_STATISTICS, run_distance_analyses
 from geo.errors import ConfigError, InputError
 from geo.export import EXPORT_FORMATS, export_layers, read_layers, write_geopackage, write_tables
 from geo.firms import FirmTable, read_firms
+from geo.function_outputs import plot_function, write_function_table
 from geo.hotspots import HOTSPOT_CELLS, HOTSPOT_RULES, grid_cluster_statistics
 from geo.indices import ZonalResult, load_scheme, result_tables, zonal_indices
 from geo.industry import load_classification

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from geo import distance
-from geo.distance import (
+from geo import function_outputs
+from geo.function_outputs import (
     function_figure,
     function_reading,
     function_title,
@@ -160,4 +160,4 @@ def test_kd_and_k_units():
                         parameters=dict(PAIR))
     _, _, ylabel = _texts(function_figure(kd, lang="en"))
     assert ylabel == "Kd(r) (1/km)"
-    assert distance._FUNCTION_UNITS["Kcross"] == (1e-6, "km²")
+    assert function_outputs._FUNCTION_UNITS["Kcross"] == (1e-6, "km²")

@@ -11,8 +11,8 @@ import pytest
 import shapely
 from geopandas import GeoDataFrame
 
-from geo.distance import read_function_table
 from geo.errors import ConfigError
+from geo.function_outputs import read_function_table
 from geo.indices import load_scheme, zonal_indices
 from geo.panel import Snapshot, active_in_year, build_panel, change_test, parse_years
 from geo.pipeline import RunConfig, run

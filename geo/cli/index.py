@@ -217,7 +217,7 @@ def _distance_inputs(
 
 
 def _finish(results, out: Path, plot: Path | None, synthetic: bool) -> None:
-    from geo.distance import function_reading, plot_function, write_function_table
+    from geo.function_outputs import function_reading, plot_function, write_function_table
     from geo.messages import user_lang
 
     # the plot's title and reading speak the user's language (the locale's)

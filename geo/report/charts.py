@@ -16,8 +16,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from geo.distance import function_figure, function_reading
 from geo.errors import ConfigError
+from geo.function_outputs import function_figure, function_reading
 from geo.industry import label
 from geo.messages import pick
 from geo.report.data import BASE_A, BASE_B, RunData

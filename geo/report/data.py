@@ -15,8 +15,8 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from geo.distance import read_function_table
 from geo.errors import InputError
+from geo.function_outputs import read_function_table
 from geo.grids import parse_grid_spec
 from geo.ripley import FunctionResult
 

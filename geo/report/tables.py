@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.distance import envelope_runs
+from geo.function_outputs import envelope_runs
 from geo.industry import FIELDS, label
 from geo.messages import pick
 from geo.report.data import BASE_A, BASE_B, GRID_LAYER, RunData
@@ -284,7 +284,7 @@ def _span(runs: list[tuple[float, float, bool]], lang: str) -> str:
 
 def distance_table(data: RunData, lang: str) -> ReportTable | None:
     """Per field: distances where manufacturing co-locates with it more (or less) than chance."""
-    from geo.distance import function_reading
+    from geo.function_outputs import function_reading
 
     functions = {(f.name, f.parameters.get("b")): f for f in data.functions
                  if f.parameters.get("a") == BASE_A}
