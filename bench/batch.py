@@ -6,7 +6,7 @@ each assigning every firm to its zone and computing every zonal measure
 cluster once. Pair statistics: the synthetic register (``geo seed``'s
 population, ``--n`` firms, all of them: no sampling) in the study-area
 window; manufacturing with producer services
-as ``geo run`` pairs them (the composite pair of :func:`geo.distance.type_atoms`),
+as ``geo run`` pairs them (the composite pair of :func:`geo.stats.distance.type_atoms`),
 cross-L to ``--k-rmax`` (129 distances, border correction) and Kd to
 ``--kd-rmax`` (101 distances), ``--nsim`` simulations each. Both studies are
 prepared once in this process (types, Kd's bandwidth pass, boundary
@@ -30,11 +30,11 @@ import time
 import numpy as np
 
 from geo.batch import compute_study, worker_facts
-from geo.coagglomeration import cross_l_plan, kd_plan
-from geo.distance import make_window, points_in_window, type_atoms
-from geo.ripley import default_r
-from geo.seed import generate_firms
-from geo.zones import load_layer, study_area
+from geo.io.seed import generate_firms
+from geo.io.zones import load_layer, study_area
+from geo.stats.coagglomeration import cross_l_plan, kd_plan
+from geo.stats.distance import make_window, points_in_window, type_atoms
+from geo.stats.ripley import default_r
 
 CRS = "EPSG:4549"
 
@@ -58,9 +58,9 @@ def same(a, b, zonal: bool = False) -> bool:
 
 def zonal_task(firms, layer: str):
     """Every zonal measure of ``firms`` over one zone layer (one Dask task)."""
-    from geo.crs import DEFAULT_ANALYSIS_CRS
-    from geo.indices import zonal_indices
-    from geo.zones import assign_points, load_zones
+    from geo.io.crs import DEFAULT_ANALYSIS_CRS
+    from geo.io.zones import assign_points, load_zones
+    from geo.stats.indices import zonal_indices
 
     zones = load_zones(layer, area=study_area(load_layer("districts")))
     zone_of = assign_points(firms.to_crs(DEFAULT_ANALYSIS_CRS), zones.to_crs(DEFAULT_ANALYSIS_CRS))

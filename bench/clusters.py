@@ -15,11 +15,11 @@ import time
 
 import numpy as np
 
-from geo.clusters import cluster_areas
-from geo.crs import DEFAULT_ANALYSIS_CRS
-from geo.hotspots import hot_spots, local_moran, spatial_weights
-from geo.seed import generate_firms
-from geo.zones import assign_points, load_layer, load_zones, study_area
+from geo.io.crs import DEFAULT_ANALYSIS_CRS
+from geo.io.seed import generate_firms
+from geo.io.zones import assign_points, load_layer, load_zones, study_area
+from geo.stats.clusters import cluster_areas
+from geo.stats.hotspots import hot_spots, local_moran, spatial_weights
 
 
 def main() -> None:

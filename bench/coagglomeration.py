@@ -3,9 +3,9 @@
 The synthetic register (``geo seed``'s population, ``--n`` firms) typed by
 GB/T 4754 division; every pair of a manufacturing division with a
 producer-service division (with at least ``--min-firms`` firms each) gets
-Kd with ``--nsim`` counterfactuals in one pass (:mod:`geo.coagglomeration`),
+Kd with ``--nsim`` counterfactuals in one pass (:mod:`geo.stats.coagglomeration`),
 and, for comparison, a few pairs one at a time with
-:func:`geo.kdensity.kd_function` (same seed, same bin width: the same numbers)
+:func:`geo.stats.kdensity.kd_function` (same seed, same bin width: the same numbers)
 to extrapolate what pair-by-pair runs would cost. Optionally the same for
 cross-L, M and CLQ (``--all-statistics``). Prints sizes, seconds and peak
 memory (RSS).
@@ -21,7 +21,8 @@ import time
 
 import numpy as np
 
-from geo.coagglomeration import (
+from geo.io.seed import generate_firms
+from geo.stats.coagglomeration import (
     coagglomeration_clq,
     coagglomeration_cross_l,
     coagglomeration_kd,
@@ -29,9 +30,8 @@ from geo.coagglomeration import (
     industry_types,
     resolve_pairs,
 )
-from geo.kdensity import kd_function
-from geo.ripley import Window, default_r
-from geo.seed import generate_firms
+from geo.stats.kdensity import kd_function
+from geo.stats.ripley import Window, default_r
 
 
 def peak_mb() -> float:

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import DEFAULT_ANALYSIS_CRS
-from geo.ripley import Window, kfunction
-from geo.seed import generate_firms
-from geo.zones import load_layer
+from geo.io.crs import DEFAULT_ANALYSIS_CRS
+from geo.io.seed import generate_firms
+from geo.io.zones import load_layer
+from geo.stats.ripley import Window, kfunction
 
 
 def population(n: int, seed: int) -> pd.DataFrame:

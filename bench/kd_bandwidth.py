@@ -6,10 +6,10 @@ for producer services and each of its six fields. The synthetic register
 (``geo seed``'s population, ``--n`` firms) is typed as the run types it;
 timed are:
 
-- the bandwidth pass (:func:`geo.coagglomeration.kd_plan` without
+- the bandwidth pass (:func:`geo.stats.coagglomeration.kd_plan` without
   counterfactuals: bandwidths of all six pairs, then the bins);
 - a plain pair sweep over the same sites and pairs to the same distance: one
-  labelling's histogram (:func:`geo.typepairs.symmetric_histograms`, the
+  labelling's histogram (:func:`geo.stats.typepairs.symmetric_histograms`, the
   sweep Kd repeats for each counterfactual), in bins of ``rmax / 1000``.
 
 Each is run once to compile, then ``--repeat`` times; the median is printed
@@ -28,10 +28,10 @@ import time
 
 import numpy as np
 
-from geo.coagglomeration import kd_plan
-from geo.distance import DEFAULT_PARTNERS, type_atoms
-from geo.seed import generate_firms
-from geo.typepairs import symmetric_histograms
+from geo.io.seed import generate_firms
+from geo.stats.coagglomeration import kd_plan
+from geo.stats.distance import DEFAULT_PARTNERS, type_atoms
+from geo.stats.typepairs import symmetric_histograms
 
 
 def peak_mb() -> float:

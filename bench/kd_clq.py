@@ -14,11 +14,11 @@ import argparse
 import resource
 import time
 
-from geo.colocation import local_colocation_quotient
-from geo.crs import DEFAULT_ANALYSIS_CRS
-from geo.kdensity import kd_function
-from geo.mfunction import m_function
-from geo.seed import generate_firms
+from geo.io.crs import DEFAULT_ANALYSIS_CRS
+from geo.io.seed import generate_firms
+from geo.stats.colocation import local_colocation_quotient
+from geo.stats.kdensity import kd_function
+from geo.stats.mfunction import m_function
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     # Compile every kernel, serial and parallel, before timing: 2,000 firms x 100
-    # labellings is large enough for the parallel compilation (geo.threads.SMALL_WORK).
+    # labellings is large enough for the parallel compilation (geo.stats.threads.SMALL_WORK).
     warm = generate_firms(2000, 1).firms.to_crs(DEFAULT_ANALYSIS_CRS)
     wx, wy, wt = warm.geometry.x.to_numpy(), warm.geometry.y.to_numpy(), warm["group"].to_numpy()
     kd_function(wx, wy, wt, "manufacturing", "producer_services", rmax=args.rmax, nsim=99)

@@ -14,11 +14,11 @@ import time
 
 import numpy as np
 
-from geo.crs import DEFAULT_ANALYSIS_CRS
-from geo.indices import load_scheme
-from geo.panel import panel_by_year, parse_years
-from geo.seed import generate_firms
-from geo.zones import assign_points, load_layer, load_zones, study_area
+from geo.io.crs import DEFAULT_ANALYSIS_CRS
+from geo.io.seed import generate_firms
+from geo.io.zones import assign_points, load_layer, load_zones, study_area
+from geo.stats.indices import load_scheme
+from geo.stats.panel import panel_by_year, parse_years
 
 
 def main() -> None:

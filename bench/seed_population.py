@@ -11,7 +11,7 @@ import argparse
 import resource
 import time
 
-from geo.seed import generate_firms
+from geo.io.seed import generate_firms
 
 
 def main() -> None:

@@ -14,10 +14,10 @@ import argparse
 import resource
 import time
 
-from geo.clusters import cluster_areas
-from geo.seed import generate_firms
-from geo.siting import SiteOptions, site_zones
-from geo.zones import load_layer
+from geo.io.seed import generate_firms
+from geo.io.zones import load_layer
+from geo.siting.study import SiteOptions, site_zones
+from geo.stats.clusters import cluster_areas
 
 
 def main() -> None:

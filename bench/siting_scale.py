@@ -50,14 +50,14 @@ def one(n: int, stability: bool) -> dict:
     """Measure the siting step at ``n`` firms in this process."""
     import numpy as np
 
-    from geo.access import two_step_fca
-    from geo.clusters import cluster_areas
     from geo.config import DEFAULT_SEED, RunConfig
-    from geo.crs import DEFAULT_ANALYSIS_CRS
-    from geo.indices import firm_weights
-    from geo.seed import generate_firms
-    from geo.siting import SiteOptions, site_zones
-    from geo.zones import load_layer
+    from geo.io.crs import DEFAULT_ANALYSIS_CRS
+    from geo.io.seed import generate_firms
+    from geo.io.zones import load_layer
+    from geo.siting.access import two_step_fca
+    from geo.siting.study import SiteOptions, site_zones
+    from geo.stats.clusters import cluster_areas
+    from geo.stats.indices import firm_weights
 
     config = RunConfig()
     started = time.perf_counter()

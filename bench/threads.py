@@ -1,10 +1,10 @@
 """Benchmark: the pair engine's threads on an idle and on a loaded machine.
 
 One kernel call (cross-K, border correction, with random-labelling simulations:
-a single pass of :func:`geo.pairs.pair_histograms`) is timed with one thread
+a single pass of :func:`geo.stats.pairs.pair_histograms`) is timed with one thread
 (``GEO_THREADS=1``, the serial kernel), with every core of the affinity mask
 forced (``GEO_THREADS=<cores>``, the parallel kernel) and with the load-aware
-choice (:func:`geo.pairs.parallel_threads`). Then again while busy-loop
+choice (:func:`geo.stats.pairs.parallel_threads`). Then again while busy-loop
 competitors, pinned to one core each, hold ``--busy`` cores. Prints the
 machine's load, the threads the policy chose and the median wall time of
 ``--repeat`` calls in each case.
@@ -25,9 +25,9 @@ import time
 import numba
 import numpy as np
 
-from geo import pairs
-from geo.ripley import Window, kfunction
-from geo.threads import parallel_threads, run_kernel
+from geo.stats import pairs
+from geo.stats.ripley import Window, kfunction
+from geo.stats.threads import parallel_threads, run_kernel
 
 
 def timed_call(x, y, types, window, rmax: float, nsim: int, threads: str | None) -> float:

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.crs import wgs84_to_gcj02
-from geo.industry import load_sections
-from geo.seed import generate_firms
+from geo.io.crs import wgs84_to_gcj02
+from geo.io.industry import load_sections
+from geo.io.seed import generate_firms
 
 
 def write_register(path: Path, rows: int, seed: int) -> None:

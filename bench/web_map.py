@@ -1,6 +1,6 @@
 """Benchmark: size and build time of the web map, and its first render in Chromium.
 
-For each size it runs ``geo run`` on a synthetic population (``geo.seed``) with
+For each size it runs ``geo run`` on a synthetic population (``geo.io.seed``) with
 cheap statistics (no simulation envelopes, 99 permutations) so the map gets
 every layer a run produces, then times ``web_map`` + ``save_map`` on those
 layers: the default Chinese map (Amap tiles) and the English one (OSM); every
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from geo.export import read_layers
+from geo.export.layers import read_layers
+from geo.io.seed import BASE_SIZE
 from geo.maps import load_recipe, save_map, source_note, web_map
 from geo.pipeline import RunConfig, run
-from geo.seed import BASE_SIZE
 
 
 def build(layers: dict, path: Path, lang: str) -> tuple[float, float]:

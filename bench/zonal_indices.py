@@ -14,10 +14,10 @@ import argparse
 import resource
 import time
 
-from geo.crs import DEFAULT_ANALYSIS_CRS
-from geo.indices import zonal_indices
-from geo.seed import generate_firms
-from geo.zones import assign_points, load_layer, load_zones, study_area
+from geo.io.crs import DEFAULT_ANALYSIS_CRS
+from geo.io.seed import generate_firms
+from geo.io.zones import assign_points, load_layer, load_zones, study_area
+from geo.stats.indices import zonal_indices
 
 
 def peak_mib() -> float:

@@ -9,11 +9,11 @@ writes (:func:`geo.pair_outputs.write_pair_study`) into one folder, with a
 
 How the work is split: this process (the Dask *client*) reads and checks the
 firms, resolves the pairs and prepares each study
-(:func:`geo.coagglomeration.kd_plan` and its siblings: bandwidths, bins,
+(:func:`geo.stats.coagglomeration.kd_plan` and its siblings: bandwidths, bins,
 boundary distances); the labellings of a study (the observed one and ``nsim``
 random ones) are then cut into simulation blocks, each one Dask task that
 draws its permutations again from the job's seed and returns its curves
-(:func:`geo.coagglomeration.study_block`). The client puts the blocks
+(:func:`geo.stats.coagglomeration.study_block`). The client puts the blocks
 together, adds the bands and writes the files. The pair engine never stores
 site pairs, so a task needs memory for ``n x block`` labels and its
 histograms only, whatever the number of workers; CLQ jobs are one task each.
@@ -26,14 +26,14 @@ heartbeats (the local cluster never takes a silent worker for dead: Dask's
 ``nogil=True``), a study goes to the cluster once, as a task that any worker
 can make again if the one holding it dies.
 
-Threads: a worker runs numba kernels through :func:`geo.threads.run_kernel`
+Threads: a worker runs numba kernels through :func:`geo.stats.threads.run_kernel`
 (never two parallel regions in one process). Each worker process gets the
 kernel threads of its share of its machine: ``GEO_THREADS`` = cores of the
 machine / worker processes on it / Dask threads per worker (at least 1), set
 when the local cluster starts its workers and, for workers started by hand,
 when the batch connects, unless the worker was started with its own
 ``GEO_THREADS``. The client keeps the load-aware policy of
-:func:`geo.threads.parallel_threads`.
+:func:`geo.stats.threads.parallel_threads`.
 """
 
 from __future__ import annotations
@@ -397,10 +397,10 @@ class _Job:
 
 def _firm_table(job: BatchJob, cache: dict, area: Any) -> Any:
     """Read the normalised firms of a job, once for consecutive jobs on the same file."""
-    from geo.firms import read_firms
-    from geo.industry import load_classification
-    from geo.seed import generate_firms
-    from geo.zones import load_layer
+    from geo.io.firms import read_firms
+    from geo.io.industry import load_classification
+    from geo.io.seed import generate_firms
+    from geo.io.zones import load_layer
 
     key = (str(job.firms), job.n if not job.firms else None, job.coords,
            tuple(sorted(job.columns.items())), not job.type_column)
@@ -418,16 +418,16 @@ def _firm_table(job: BatchJob, cache: dict, area: Any) -> Any:
 
 def _prepare(job: BatchJob, cache: dict) -> _Job:
     """Read, filter and type the firms of a job and prepare its study (on the client)."""
-    from geo.coagglomeration import (
+    from geo.io.zones import load_layer, study_area
+    from geo.stats.coagglomeration import (
         cross_l_plan,
         industry_types,
         kd_plan,
         m_plan,
         resolve_pairs,
     )
-    from geo.distance import make_window, points_in_window
-    from geo.ripley import default_r
-    from geo.zones import load_layer, study_area
+    from geo.stats.distance import make_window, points_in_window
+    from geo.stats.ripley import default_r
 
     item = _Job(job)
     started = time.perf_counter()
@@ -523,7 +523,7 @@ def _worker_ttl(dask_scheduler: Any = None) -> float | None:
 
 def _kernels_hold_gil() -> bool:
     """Whether the pair kernels keep the GIL (and so their worker's event loop) while they run."""
-    from geo import typepairs
+    from geo.stats import typepairs
 
     kernels = (typepairs._symmetric_serial, typepairs._symmetric_parallel,
                typepairs._ordered_serial, typepairs._ordered_parallel, typepairs._m_serial,
@@ -533,7 +533,7 @@ def _kernels_hold_gil() -> bool:
 
 def _block_task(plan: Any, start: int, stop: int) -> tuple:
     """One simulation block: its curves, the seconds it took and where it ran."""
-    from geo.coagglomeration import study_block
+    from geo.stats.coagglomeration import study_block
 
     began = time.perf_counter()
     curves = study_block(plan, start, stop)
@@ -542,7 +542,7 @@ def _block_task(plan: Any, start: int, stop: int) -> tuple:
 
 def _clq_task(inputs: tuple, nsim: int, seed: int) -> tuple:
     """Compute a whole CLQ study (its permutations are not split)."""
-    from geo.coagglomeration import coagglomeration_clq
+    from geo.stats.coagglomeration import coagglomeration_clq
 
     began = time.perf_counter()
     x, y, types, pairs = inputs
@@ -561,7 +561,7 @@ def worker_facts() -> dict[str, Any]:
     import socket
     from importlib.metadata import version
 
-    from geo.threads import affinity_cores
+    from geo.stats.threads import affinity_cores
 
     return {"geo": __version__, "numpy": np.__version__, "numba": version("numba"),
             "dask": version("dask"), "distributed": version("distributed"),
@@ -587,7 +587,7 @@ def kernel_threads(cores: int, processes: int, threads_per_process: int) -> int:
     -------
     int
         At least 1. At most one kernel of a process is parallel at a time
-        (:func:`geo.threads.run_kernel`), so a worker runs at most
+        (:func:`geo.stats.threads.run_kernel`), so a worker runs at most
         ``threads_per_process - 1`` serial kernels and one with this many
         threads: never more threads than its share.
 
@@ -601,7 +601,7 @@ def kernel_threads(cores: int, processes: int, threads_per_process: int) -> int:
 
 def _share_threads(layout: dict[str, tuple[int, int]], dask_worker: Any = None) -> str | None:
     """Set ``GEO_THREADS`` of this worker from its share, unless its starter set one."""
-    from geo.threads import affinity_cores
+    from geo.stats.threads import affinity_cores
 
     if "GEO_THREADS" in os.environ and "GEO_BATCH_THREADS" not in os.environ:
         return os.environ["GEO_THREADS"]  # the user's choice when starting the worker
@@ -738,7 +738,7 @@ def connect_cluster(
     import dask
     from distributed import Client, LocalCluster
 
-    from geo.threads import affinity_cores
+    from geo.stats.threads import affinity_cores
 
     cluster = client = None
     try:
@@ -803,7 +803,7 @@ def compute_study(plan: Any, client: Any = None, *, block_size: int | None = Non
     Parameters
     ----------
     plan : StudyPlan
-        From :func:`geo.coagglomeration.kd_plan`, ``cross_l_plan`` or ``m_plan``.
+        From :func:`geo.stats.coagglomeration.kd_plan`, ``cross_l_plan`` or ``m_plan``.
     client : distributed.Client, optional
         Where the blocks run; None computes them in this process.
     block_size : int, optional
@@ -814,7 +814,7 @@ def compute_study(plan: Any, client: Any = None, *, block_size: int | None = Non
     PairStudy
         Bit-identical to ``coagglomeration_*`` with the same arguments.
     """
-    from geo.coagglomeration import combine_blocks, simulation_blocks
+    from geo.stats.coagglomeration import combine_blocks, simulation_blocks
 
     runner = _Here() if client is None else _Dask(client, "given")
     handle = runner.put(plan)
@@ -959,7 +959,7 @@ def _guarded(job: BatchJob, job_file: str | Path | None, prepare: Callable[[], _
 
 def _submit(item: _Job, runner: Any, block_size: int | None) -> None:
     """Send a prepared job's tasks: its simulation blocks, or one CLQ task."""
-    from geo.coagglomeration import simulation_blocks
+    from geo.stats.coagglomeration import simulation_blocks
 
     job = item.job
     item.timings["submitted"] = time.perf_counter()
@@ -979,8 +979,8 @@ def _submit(item: _Job, runner: Any, block_size: int | None) -> None:
 def _collect(item: _Job, runner: Any, out: Path, lang: str, studies: dict | None,
              say: Callable[[str], None]) -> None:
     """Wait for a job's tasks, finish its study on the client and write its files."""
-    from geo.coagglomeration import combine_blocks
     from geo.pair_outputs import write_pair_study
+    from geo.stats.coagglomeration import combine_blocks
 
     job, blocks = item.job, []
     item.status = "failed"  # until its files are written

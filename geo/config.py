@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geo.errors import ConfigError
-from geo.seed import BASE_SIZE
+from geo.io.seed import BASE_SIZE
 
 DEFAULT_SEED = 20261122
 DEFAULT_GRID = "square:2000"
@@ -121,7 +121,7 @@ class RunConfig:
     years : list of int or str, optional
         Panel by year (``[panel] years``, ``--years 2015,2020,2024``): every
         zonal index for the firms active in each year, and the change from the
-        first to the last year (:mod:`geo.panel`).
+        first to the last year (:mod:`geo.stats.panel`).
     registers : dict of str to Path, optional
         A panel of one register per year (``[panel] registers``, ``--firms
         2019=a.csv --firms 2024=b.csv``), read as ``firms`` is; the run's

@@ -3,7 +3,7 @@
 A function's table is tidy CSV with its parameters; its reading is one
 sentence saying where the observed curve leaves its envelope; its plot a PNG
 with the envelope, the null value and that sentence, in Chinese or English.
-The functions come from :mod:`geo.distance` and the statistics modules.
+The functions come from :mod:`geo.stats.distance` and the statistics modules.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pandas as pd
 
 from geo.errors import ConfigError
 from geo.outputs import atomic_path
-from geo.ripley import FunctionResult
 from geo.safety import write_csv
+from geo.stats.ripley import FunctionResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -127,7 +127,7 @@ def type_label(spec: str | None, lang: str = "en") -> str:
     """Name of a type in ``lang``: ``manufacturing`` is 制造业 / manufacturing.
 
     Groups, ``high_tech`` and fields get their names from the industry
-    classification (:func:`geo.industry.label`), GB/T 4754 code prefixes
+    classification (:func:`geo.io.industry.label`), GB/T 4754 code prefixes
     their division's name with the code; other values (a column's own
     types) are returned as they are.
 
@@ -147,7 +147,7 @@ def type_label(spec: str | None, lang: str = "en") -> str:
     >>> type_label("producer_services", "zh"), type_label("producer_services", "en")
     ('生产性服务业', 'producer services')
     """
-    from geo.industry import label
+    from geo.io.industry import label
 
     if not spec:
         return ""

@@ -1,4 +1,4 @@
-"""Tables and the pair-matrix figure of a co-agglomeration study (:mod:`geo.coagglomeration`).
+"""Tables and the pair-matrix figure of a co-agglomeration study (:mod:`geo.stats.coagglomeration`).
 
 A study is written as a tidy table (one row per pair, with the industries'
 names in Chinese and English), the pair matrix of its headline value (Kd:
@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.coagglomeration import MATRIX_VALUE, PairStudy
 from geo.function_outputs import type_label
 from geo.outputs import atomic_path
 from geo.safety import write_csv
+from geo.stats.coagglomeration import MATRIX_VALUE, PairStudy
 
 # what the headline value means, for the figure's colour bar and the tables' readers
 _VALUE_NAMES = {

@@ -1,4 +1,4 @@
-"""Tables and trend charts of a panel by year (:mod:`geo.panel`).
+"""Tables and trend charts of a panel by year (:mod:`geo.stats.panel`).
 
 ``panel_*.csv`` beside the run's other tables: the tidy tables with a ``year``
 column, one wide table per index (zone x year), and the change from the first
@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from geo.export import write_tables
+from geo.export.layers import write_tables
 from geo.function_outputs import function_reading, type_label, write_function_table
 from geo.maps.recipe import MapRecipe
 from geo.messages import pick
 from geo.outputs import atomic_path
-from geo.panel import Panel
+from geo.stats.panel import Panel
 
 TREND_LAYERS = ("districts", "platforms")
 
@@ -162,12 +162,12 @@ def panel_layers(panel: Panel, zones: dict) -> dict:
     """Map layers of a panel: each year's indices, and the change, of every zone layer.
 
     ``<layer>_<year>`` is the zone layer with that year's indices (the columns
-    of :attr:`geo.indices.ZonalResult.zones`) for the districts and platforms;
+    of :attr:`geo.stats.indices.ZonalResult.zones`) for the districts and platforms;
     ``<layer>_change`` has the change from the first to the last year
     (``d_quality``, ``p_quality``, ``d_level``, ``d_lq_*``, ``rank_change``,
     ``significant`` = ``p_quality`` <= 0.05 and ``n_firms`` of the last year);
     ``clusters_change`` the producer-service clusters followed from the first
-    to the last year (:func:`geo.panel.match_clusters`).
+    to the last year (:func:`geo.stats.panel.match_clusters`).
 
     Parameters
     ----------

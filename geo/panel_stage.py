@@ -4,9 +4,9 @@ Two ways in: one register cut into the years its firms were active
 (``--years 2015,2020,2024``), or one register per year (``--firms 2019=a.csv
 --firms 2024=b.csv``; the run's other analyses use the last). Either way the
 panel holds every zonal index per year and the test of change
-(:mod:`geo.panel`), the entrants' co-location with incumbent manufacturing
-(:mod:`geo.entrants`), the producer-service clusters followed from the first to
-the last year, and cross-L of both ends (:func:`geo.distance.cross_l_by_year`).
+(:mod:`geo.stats.panel`), the entrants' co-location with incumbent manufacturing
+(:mod:`geo.stats.entrants`), the producer-service clusters followed from the first to
+the last year, and cross-L of both ends (:func:`geo.stats.distance.cross_l_by_year`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,20 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.clusters import cluster_areas
-from geo.distance import cross_l_by_year
-from geo.entrants import entrant_colocation
 from geo.errors import ConfigError
-from geo.indices import Scheme
-from geo.panel import Panel, Snapshot, active_in_year, build_panel, match_clusters, panel_by_year
-from geo.zones import assign_points
+from geo.io.zones import assign_points
+from geo.stats.clusters import cluster_areas
+from geo.stats.distance import cross_l_by_year
+from geo.stats.entrants import entrant_colocation
+from geo.stats.indices import Scheme
+from geo.stats.panel import (
+    Panel,
+    Snapshot,
+    active_in_year,
+    build_panel,
+    match_clusters,
+    panel_by_year,
+)
 
 ENTRANT_LAYERS = ("districts", "platforms")
 
@@ -112,7 +119,7 @@ def panel_of_years(firms: gpd.GeoDataFrame, zones: dict, zone_of: dict, years: l
 
 def registers_entrant_frame(first: gpd.GeoDataFrame, last: gpd.GeoDataFrame,
                             first_year: int) -> gpd.GeoDataFrame:
-    """Firms of two registers as one table for :func:`geo.entrants.entrant_colocation`.
+    """Firms of two registers as one table for :func:`geo.stats.entrants.entrant_colocation`.
 
     The first register's manufacturing are the incumbents; the last register's
     producer services are the sites, and those whose ``firm_id`` the first

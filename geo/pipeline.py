@@ -23,18 +23,21 @@ import numpy as np
 import pandas as pd
 
 from geo import __version__
-from geo.clusters import cluster_areas
 from geo.config import RunConfig
-from geo.crs import attribute_table, parse_coord_system
-from geo.density import density_layers
-from geo.distance import PAIR_STATISTICS, run_distance_analyses
 from geo.errors import ConfigError, InputError
-from geo.export import EXPORT_FORMATS, export_layers, read_layers, write_geopackage, write_tables
-from geo.firms import FirmTable, read_firms
+from geo.export.layers import (
+    EXPORT_FORMATS,
+    export_layers,
+    read_layers,
+    write_geopackage,
+    write_tables,
+)
 from geo.function_outputs import plot_function, write_function_table
-from geo.hotspots import HOTSPOT_CELLS, HOTSPOT_RULES, grid_cluster_statistics
-from geo.indices import ZonalResult, load_scheme, result_tables, zonal_indices
-from geo.industry import load_classification
+from geo.io.crs import attribute_table, parse_coord_system
+from geo.io.firms import FirmTable, read_firms
+from geo.io.industry import load_classification
+from geo.io.seed import generate_firms
+from geo.io.zones import assign_points, load_layer, load_zones, study_area
 from geo.maps import (
     MapRecipe,
     choose_basemap,
@@ -50,13 +53,16 @@ from geo.maps.static import find_cjk_font, write_static_maps
 from geo.maps.styles import write_layer_styles
 from geo.outputs import atomic_folder, atomic_path, check_output_folder
 from geo.pair_outputs import write_pair_study
-from geo.panel import Panel, parse_years
 from geo.panel_outputs import panel_layers, write_panel, year_choropleths
 from geo.panel_stage import PanelOptions, panel_of_registers, panel_of_years
 from geo.safety import write_csv
-from geo.seed import generate_firms
-from geo.siting import SiteOptions, site_zones
-from geo.zones import assign_points, load_layer, load_zones, study_area
+from geo.siting.study import SiteOptions, site_zones
+from geo.stats.clusters import cluster_areas
+from geo.stats.density import density_layers
+from geo.stats.distance import PAIR_STATISTICS, run_distance_analyses
+from geo.stats.hotspots import HOTSPOT_CELLS, HOTSPOT_RULES, grid_cluster_statistics
+from geo.stats.indices import ZonalResult, load_scheme, result_tables, zonal_indices
+from geo.stats.panel import Panel, parse_years
 
 SYNTHETIC_NOTE_ZH = "合成数据：企业为模拟生成，非真实登记信息"
 SYNTHETIC_NOTE_EN = "Synthetic data: the enterprises are simulated, not a real register"

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from geo.access import sums_within, two_step_fca
 from geo.errors import ConfigError
+from geo.siting.access import sums_within, two_step_fca
 
 
 def test_uniform_2sfca_hand_computed():
@@ -165,7 +165,7 @@ def test_sums_within_millimetre_radius_at_projected_coordinates():
 
 
 def test_parallel_and_serial_kernels_give_identical_sums(monkeypatch):
-    from geo import threads
+    from geo.stats import threads
 
     rng = np.random.default_rng(5)
     points, centres = _lattice(rng, 3000, 120), _lattice(rng, 2000, 120)

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo import threads
 from geo.batch import (
     compute_study,
     connect_cluster,
@@ -24,7 +23,10 @@ from geo.batch import (
     run_batch,
     year_mask,
 )
-from geo.coagglomeration import (
+from geo.errors import ConfigError
+from geo.io.seed import generate_firms
+from geo.stats import threads
+from geo.stats.coagglomeration import (
     _labellings,
     coagglomeration_cross_l,
     coagglomeration_kd,
@@ -38,10 +40,8 @@ from geo.coagglomeration import (
     simulation_blocks,
     study_block,
 )
-from geo.distance import type_atoms
-from geo.errors import ConfigError
-from geo.ripley import Window, default_r
-from geo.seed import generate_firms
+from geo.stats.distance import type_atoms
+from geo.stats.ripley import Window, default_r
 
 NSIM = 19
 
@@ -224,8 +224,8 @@ def test_a_batch_equals_geo_index_on_one_worker_and_on_two(cluster, tmp_path):
     jobs = read_jobs(_job_file(tmp_path, JOBS))
     # geo index kd --pairs, as the command computes it (firms in the study window)
     firms = generate_firms(3000, 20261122).firms
-    from geo.distance import make_window, points_in_window
-    from geo.zones import load_layer, study_area
+    from geo.io.zones import load_layer, study_area
+    from geo.stats.distance import make_window, points_in_window
 
     area = study_area(load_layer("districts"))
     window = make_window("study", firms.to_crs("EPSG:4549"), "EPSG:4549", area)

@@ -32,9 +32,9 @@ from pyproj import Geod
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.support.ui import WebDriverWait
 
-from geo.crs import transform_geometries, wgs84_to_gcj02
+from geo.io.crs import transform_geometries, wgs84_to_gcj02
+from geo.io.zones import load_layer
 from geo.maps import load_recipe, save_map, web_map
-from geo.zones import load_layer
 
 pytestmark = pytest.mark.browser
 

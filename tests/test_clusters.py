@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.clusters import cluster_areas, hdbscan_labels
-from geo.crs import DEFAULT_ANALYSIS_CRS
+from geo.io.crs import DEFAULT_ANALYSIS_CRS
+from geo.stats.clusters import cluster_areas, hdbscan_labels
 
 
 def _planted(seed=0):
@@ -110,7 +110,7 @@ def test_stability_re_runs_reuse_the_spanning_tree_and_equal_fresh_fits(tmp_path
 
 
 def test_best_jaccard_overlap_equals_a_direct_count():
-    from geo.clusters import _jaccard_best
+    from geo.stats.clusters import _jaccard_best
 
     rng = np.random.default_rng(5)
     for _ in range(20):

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.coagglomeration import (
+from geo.errors import ConfigError
+from geo.io.seed import generate_firms
+from geo.stats.coagglomeration import (
     PairStudy,
     coagglomeration_clq,
     coagglomeration_cross_l,
@@ -20,15 +22,13 @@ from geo.coagglomeration import (
     industry_types,
     resolve_pairs,
 )
-from geo.colocation import colocation_quotients
-from geo.distance import labelled_types, type_atoms
-from geo.errors import ConfigError
-from geo.kdensity import kd_function
-from geo.mfunction import m_function
-from geo.pair_distances import pair_distance_statistics
-from geo.ripley import Window, default_r, kfunction
-from geo.seed import generate_firms
-from geo.typepairs import m_sums, ordered_histograms, symmetric_histograms
+from geo.stats.colocation import colocation_quotients
+from geo.stats.distance import labelled_types, type_atoms
+from geo.stats.kdensity import kd_function
+from geo.stats.mfunction import m_function
+from geo.stats.pair_distances import pair_distance_statistics
+from geo.stats.ripley import Window, default_r, kfunction
+from geo.stats.typepairs import m_sums, ordered_histograms, symmetric_histograms
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +91,8 @@ def test_symmetric_histograms_count_every_site_pair_of_each_type_pair():
 
 
 def test_ordered_histograms_border_match_brute_force():
-    from geo.pairs import TIES_LEFT
-    from geo.ripley import _whist_cells
+    from geo.stats.pairs import TIES_LEFT
+    from geo.stats.ripley import _whist_cells
 
     rng = np.random.default_rng(5)
     n, nsim = 250, 3
@@ -157,9 +157,9 @@ def test_m_sums_thread_count_does_not_change_a_bit(monkeypatch):
     pairs = np.array([[0, 1], [1, 0], [2, 2]])
     r = np.linspace(0, 600, 13)
     w = rng.uniform(1, 10, n)
-    import geo.threads
+    import geo.stats.threads
 
-    monkeypatch.setattr(geo.threads, "SMALL_WORK", 0)
+    monkeypatch.setattr(geo.stats.threads, "SMALL_WORK", 0)
     monkeypatch.setenv("GEO_THREADS", "1")
     one = m_sums(x, y, r, tl, pairs, 3, weights=w)
     monkeypatch.setenv("GEO_THREADS", "2")
@@ -198,11 +198,11 @@ def test_kd_of_every_pair_equals_kd_function(register, division_pairs, weighted)
 
 
 def test_kd_with_a_fixed_bandwidth_and_threads(register, division_pairs, monkeypatch):
-    import geo.threads
+    import geo.stats.threads
 
     _, x, y = register
     types, pairs = division_pairs
-    monkeypatch.setattr(geo.threads, "SMALL_WORK", 0)  # the parallel kernels, even this small
+    monkeypatch.setattr(geo.stats.threads, "SMALL_WORK", 0)  # the parallel kernels, even this small
     w = np.random.default_rng(1).uniform(1, 50, len(x))
     for weights in (None, w):
         monkeypatch.setenv("GEO_THREADS", "1")

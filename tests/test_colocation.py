@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from geo.colocation import colocation_quotients, local_colocation_quotient
 from geo.errors import ConfigError
+from geo.stats.colocation import colocation_quotients, local_colocation_quotient
 
 # five points on a line: A at 0, B at 1, A at 3, B at 4.5, A at 6
 X = np.array([0.0, 1.0, 3.0, 4.5, 6.0])

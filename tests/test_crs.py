@@ -4,8 +4,8 @@ import pyproj
 import pytest
 import shapely
 
-from geo import crs
 from geo.errors import ConfigError, CoordinateError
+from geo.io import crs
 
 # Hangzhou-wide sample of WGS84 points (the study area with a margin).
 RNG = np.random.default_rng(20261122)

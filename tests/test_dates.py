@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.firms import normalise_firms, read_firms
+from geo.io.firms import normalise_firms, read_firms
 from geo.io.values import parse_dates, parse_years
 
 REGISTERS = Path(__file__).parent / "data" / "registers"

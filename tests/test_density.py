@@ -5,8 +5,8 @@ import pytest
 import rasterio
 import shapely
 
-from geo.density import density_contours, kernel_density, silverman_2d, write_geotiff
 from geo.errors import ConfigError
+from geo.stats.density import density_contours, kernel_density, silverman_2d, write_geotiff
 
 AREA = shapely.box(0, 0, 10_000, 10_000)
 

@@ -17,7 +17,7 @@ from geo.function_outputs import (
     write_function_table,
 )
 from geo.maps.static import find_cjk_font
-from geo.ripley import FunctionResult
+from geo.stats.ripley import FunctionResult
 
 needs_cjk = pytest.mark.skipif(find_cjk_font() is None, reason="no font with Chinese glyphs")
 GLYPH_MISSING = r"Glyph .* missing from font"

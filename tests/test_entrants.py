@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.entrants import entrant_colocation
 from geo.errors import ConfigError
+from geo.stats.entrants import entrant_colocation
 
 
 def _firms(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from geo.errors import OutputError
-from geo.export import EXPORT_FORMATS, export_layers, read_layers
+from geo.export.layers import EXPORT_FORMATS, export_layers, read_layers
 
 
 @pytest.fixture
@@ -197,7 +197,7 @@ def test_interrupted_export_leaves_no_output(tmp_path, sig):
     import sys
     import time
 
-    from geo.seed import generate_firms
+    from geo.io.seed import generate_firms
 
     firms = generate_firms(200_000, 1).firms
     pyogrio.write_dataframe(firms, tmp_path / "firms.gpkg", layer="firms")
@@ -314,7 +314,7 @@ def test_kml_extended_data_carries_every_attribute(tmp_path, layers, fmt):
 
 
 def test_kml_styles_follow_the_recipe_for_firms_and_choropleths(tmp_path):
-    from geo.kml import kml_color
+    from geo.export.kml import kml_color
     from geo.maps.recipe import choropleth_classes, load_recipe
 
     recipe = load_recipe("default")
@@ -371,7 +371,7 @@ def test_kml_styles_follow_the_recipe_for_firms_and_choropleths(tmp_path):
 
 
 def test_kml_colour_order():
-    from geo.kml import kml_color
+    from geo.export.kml import kml_color
 
     assert kml_color("#b2182b") == "ff2b18b2"  # aabbggrr
     assert kml_color("#b2182b", 0.0) == "002b18b2"

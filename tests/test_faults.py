@@ -248,8 +248,8 @@ def test_a_crash_at_any_step_of_a_replacement_loses_nothing(tmp_path, monkeypatc
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
     """A run of 3,000 firms, whose register was then copied into the run folder."""
-    from geo.export import write_layer
-    from geo.seed import generate_firms
+    from geo.export.layers import write_layer
+    from geo.io.seed import generate_firms
 
     root = tmp_path_factory.mktemp("kill")
     (root / "fast.toml").write_text(FAST, encoding="utf-8")
@@ -309,7 +309,7 @@ def test_kill_9_during_a_run_keeps_the_previous_outputs(run_folder, monkeypatch)
 
 @pytest.fixture(scope="module")
 def firms_file(tmp_path_factory):
-    from geo.seed import generate_firms
+    from geo.io.seed import generate_firms
 
     path = tmp_path_factory.mktemp("source") / "firms.gpkg"
     pyogrio.write_dataframe(generate_firms(1500, SEED).firms, path, layer="firms")
@@ -398,7 +398,7 @@ def test_a_full_disk_during_a_gpkg_export_is_a_clear_error(tmp_path, layer, monk
 
 
 def test_a_real_full_disk(tmp_path, layer, monkeypatch):
-    from geo.seed import generate_firms
+    from geo.io.seed import generate_firms
 
     big = tmp_path / "src" / "firms.gpkg"
     pyogrio.write_dataframe(generate_firms(4000, SEED).firms, big, layer="firms")
@@ -475,12 +475,12 @@ def test_a_folder_without_write_permission(tmp_path, layer, monkeypatch):
 
 
 def test_bugs_and_environment_errors_are_one_line(layer, monkeypatch):
-    import geo.export
+    import geo.export.layers
 
     def bug(sources):
         raise ValueError("boom\nsecond line")
 
-    monkeypatch.setattr(geo.export, "read_layers", bug)
+    monkeypatch.setattr(geo.export.layers, "read_layers", bug)
     result = _invoke("export", layer)
     assert result.exit_code == 3
     assert "internal error: ValueError: boom (a bug in geo; set GEO_DEBUG=1" in result.output
@@ -492,7 +492,7 @@ def test_bugs_and_environment_errors_are_one_line(layer, monkeypatch):
     def denied(sources):
         raise PermissionError(errno.EACCES, "Permission denied", "/data/firms.gpkg")
 
-    monkeypatch.setattr(geo.export, "read_layers", denied)
+    monkeypatch.setattr(geo.export.layers, "read_layers", denied)
     result = _invoke("export", layer)
     assert result.exit_code == 2
     assert result.output.startswith("error: /data/firms.gpkg: permission denied")

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from geo import crs
 from geo.errors import ConfigError, CoordinateError, InputError, OutputError
-from geo.firms import FirmTable, normalise_firms, read_firms
+from geo.io import crs
+from geo.io.firms import FirmTable, normalise_firms, read_firms
 
 # A simple study area around Hangzhou; the real district layer is not needed here.
 AREA = box(118.3, 29.1, 120.8, 30.6)
@@ -678,9 +678,9 @@ def test_other_columns_travel_along_and_clashes_are_renamed():
 
 
 def test_seed_file_read_back_stays_synthetic(tmp_path):
-    from geo.export import write_layer
-    from geo.firms import read_firms
-    from geo.seed import generate_firms
+    from geo.export.layers import write_layer
+    from geo.io.firms import read_firms
+    from geo.io.seed import generate_firms
 
     path = write_layer(generate_firms(300, 1).firms, tmp_path / "seed.csv")
     table = read_firms(path)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.crs import DEFAULT_ANALYSIS_CRS, WGS84
 from geo.errors import ConfigError
-from geo.grids import GridSpec, make_grid, parse_grid_spec
-from geo.zones import assign_points, load_layer, study_area
+from geo.io.crs import DEFAULT_ANALYSIS_CRS, WGS84
+from geo.io.grids import GridSpec, make_grid, parse_grid_spec
+from geo.io.zones import assign_points, load_layer, study_area
 
 
 @pytest.fixture(scope="module")

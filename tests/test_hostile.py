@@ -12,7 +12,7 @@ to ``python -m geo`` for these checks). One test per case then checks:
 
 - no traceback and an exit status of 0, 1 or 2 (and no hang);
 - rows in = mapped + rejected: the firms file, read in-process with
-  :func:`geo.firms.read_firms`, accounts for exactly the records the generator
+  :func:`geo.io.firms.read_firms`, accounts for exactly the records the generator
   wrote (an independent count), every rejected row has a reason in Chinese and
   English, and bad rows do not sink the file (see ``tests/hostile/README.md``
   for the classes ``clean``, ``resilient``, ``accounting``, ``refused``, ...);
@@ -24,7 +24,7 @@ to ``python -m geo`` for these checks). One test per case then checks:
 
 A browser test opens the web maps of the markup cases in headless Chromium,
 opens every tooltip and popup and checks that no injected script ran. The
-Hypothesis tests feed random registers to :func:`geo.firms.normalise_firms`
+Hypothesis tests feed random registers to :func:`geo.io.firms.normalise_firms`
 and random text to the escaping helpers (:mod:`geo.safety`) and writers.
 """
 
@@ -960,7 +960,7 @@ HEADERS = {
 def districts():
     import shapely
 
-    from geo.zones import load_layer
+    from geo.io.zones import load_layer
 
     layer = load_layer("districts")
     # the study area once, not on every example (normalise_firms would union the districts)
@@ -972,7 +972,7 @@ def districts():
 def test_normalise_firms_accounts_for_every_row(districts, rows, header):
     """Random registers: only GeoError, and every row is kept or rejected exactly once."""
     from geo.errors import GeoError
-    from geo.firms import normalise_firms
+    from geo.io.firms import normalise_firms
 
     frame = pd.DataFrame([{HEADERS[header][k]: v for k, v in r.items()} for r in rows],
                          dtype=object)
@@ -1103,9 +1103,9 @@ def test_database_urls_are_masked(password, form):
                        min_size=1, max_size=12),
        column=st.one_of(st.just("name"), hostile_text.filter(lambda t: t.strip() != "")))
 def test_write_tables_never_writes_a_live_formula(values, column):
-    """geo.export.write_tables (xlsx and csv) with hostile text: no formula in the files."""
+    """geo.export.layers.write_tables (xlsx and csv) with hostile text: no formula in the files."""
     from geo.errors import GeoError
-    from geo.export import write_tables
+    from geo.export.layers import write_tables
 
     values = [v.translate({ord(c): None for c in _XML_ILLEGAL}) if isinstance(v, str) else v
               for v in values]
@@ -1125,12 +1125,12 @@ def test_write_tables_never_writes_a_live_formula(values, column):
 @settings(PROPERTY_SETTINGS, max_examples=30)
 @given(names=st.lists(hostile_text, min_size=1, max_size=4))
 def test_kml_export_carries_no_markup(names):
-    """geo.export.export_layers to KML with hostile names: no live markup in any text."""
+    """geo.export.layers.export_layers to KML with hostile names: no live markup in any text."""
     import geopandas as gpd
     import shapely
 
     from geo.errors import GeoError
-    from geo.export import export_layers
+    from geo.export.layers import export_layers
 
     names = [n.translate({ord(c): None for c in _XML_ILLEGAL}) for n in names]
     frame = gpd.GeoDataFrame(

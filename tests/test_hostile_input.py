@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point, Polygon, box
 
-from geo.crs import parse_coord_system
 from geo.errors import ConfigError, InputError
-from geo.firms import read_firms
-from geo.zones import load_layer, load_zones
+from geo.io.crs import parse_coord_system
+from geo.io.firms import read_firms
+from geo.io.zones import load_layer, load_zones
 
 AREA = box(118.3, 29.1, 120.8, 30.6)
 HEADER = "企业名称,行业代码,经度,纬度,从业人员"

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from geo.errors import ConfigError
-from geo.hotspots import global_moran, hot_spots, local_moran, spatial_weights
+from geo.stats.hotspots import global_moran, hot_spots, local_moran, spatial_weights
 
 DATA = Path(__file__).parent / "data" / "spdep"
 
@@ -137,7 +137,7 @@ def test_weights_specs():
 def test_gi_permutation_p_values_agree_with_esda():
     from esda import G_Local
 
-    from geo.hotspots import conditional_permutation_p
+    from geo.stats.hotspots import conditional_permutation_p
 
     rng = np.random.default_rng(11)
     cells, _, _ = _planted(rng, n=15)
@@ -245,7 +245,7 @@ def _corner_city(n=20, seed=0):
 
 
 def _stats(grid, counts, services, **kwargs):
-    from geo.hotspots import grid_cluster_statistics
+    from geo.stats.hotspots import grid_cluster_statistics
 
     firms, zone_of, focus = _firms_in(counts, services)
     return grid_cluster_statistics(firms, grid, zone_of, focus=focus, other=~focus,
@@ -334,7 +334,7 @@ def test_scattered_or_too_few_occupied_cells_do_not_crash():
 
 
 def test_occupancy_counts_firms_not_weights():
-    from geo.hotspots import grid_cluster_statistics
+    from geo.stats.hotspots import grid_cluster_statistics
 
     cells, counts, services, _ = _corner_city(n=8)
     firms, zone_of, focus = _firms_in(counts, services)
@@ -347,7 +347,7 @@ def test_occupancy_counts_firms_not_weights():
 
 
 def test_unknown_cells_rule():
-    from geo.hotspots import tested_cells
+    from geo.stats.hotspots import tested_cells
 
     with pytest.raises(ConfigError, match="occupied or all"):
         tested_cells(np.array([0, 1]), "built-up")

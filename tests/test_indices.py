@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.crs import DEFAULT_ANALYSIS_CRS
 from geo.errors import ConfigError, InputError
-from geo.indices import (
+from geo.io.crs import DEFAULT_ANALYSIS_CRS
+from geo.io.industry import load_classification
+from geo.stats.indices import (
     BOTH_ABSENT,
     H_ONE,
     NO_FIRMS_GROUP,
@@ -28,7 +29,6 @@ from geo.indices import (
     locational_gini,
     zonal_indices,
 )
-from geo.industry import load_classification
 
 # ---------------------------------------------------------------------------
 # Published worked examples
@@ -307,8 +307,8 @@ def test_firms_outside_every_zone_are_counted_and_form_a_pseudo_zone():
 
 
 def test_employment_weighted_mean_lq_is_one_on_districts():
-    from geo.seed import generate_firms
-    from geo.zones import load_layer
+    from geo.io.seed import generate_firms
+    from geo.io.zones import load_layer
 
     firms = generate_firms(5000, 11).firms
     result = zonal_indices(firms, load_layer("districts"), weighting="employment")

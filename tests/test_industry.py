@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from geo.errors import ConfigError
-from geo.industry import (
+from geo.io.industry import (
     FIELDS,
     GROUPS,
     RULE_COLUMNS,

@@ -25,11 +25,11 @@ from typer.testing import CliRunner
 from geo.cli import app
 from geo.config import load_config
 from geo.errors import ConfigError
-from geo.export import write_tables
-from geo.firms import read_firms
+from geo.export.layers import write_tables
+from geo.io.firms import read_firms
+from geo.io.zones import load_layer, study_area
 from geo.maps import load_recipe, web_map
 from geo.safety import escape_html, formula_risk, neutralise_formulas, script_json
-from geo.zones import load_layer, study_area
 
 try:  # the Chromium of the browser tests; that module skips itself without selenium
     from test_browser import _open, driver  # noqa: F401 - driver is a fixture

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.bandwidths import nrd0
 from geo.errors import ConfigError
-from geo.kdensity import global_bands, kd_function
+from geo.stats.bandwidths import nrd0
+from geo.stats.kdensity import global_bands, kd_function
 
 DBMSS = Path(__file__).parent / "data" / "dbmss"
 # tests/data/dbmss/reference.R: case -> (A, B, weighted, bandwidth rule, adjust, Approximate)

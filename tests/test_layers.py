@@ -1,4 +1,4 @@
-"""The bundled zone layers (layers/) and the loader geo.zones."""
+"""The bundled zone layers (layers/) and the loader geo.io.zones."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import pyogrio
 import pytest
 import shapely
 
-from geo.crs import DEFAULT_ANALYSIS_CRS, WGS84, transform_geometries, wgs84_to_gcj02
 from geo.errors import GeoError, InputError
-from geo.resources import bundled_dir
-from geo.zones import (
+from geo.io.crs import DEFAULT_ANALYSIS_CRS, WGS84, transform_geometries, wgs84_to_gcj02
+from geo.io.zones import (
     REQUIRED_COLUMNS,
     assign_points,
     layer_names,
@@ -19,6 +18,7 @@ from geo.zones import (
     load_layer,
     study_area,
 )
+from geo.resources import bundled_dir
 
 PUBLISHED_CITY_KM2 = 16_850.0
 DISTRICTS = {

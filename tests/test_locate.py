@@ -8,7 +8,7 @@ import pulp
 import pytest
 
 from geo.errors import ConfigError
-from geo.locate import maximal_covering, p_median
+from geo.siting.locate import maximal_covering, p_median
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import shapely
 from typer.testing import CliRunner
 
 from geo.cli import app
-from geo.crs import wgs84_to_gcj02
 from geo.errors import ConfigError
-from geo.export import write_geopackage, write_layer
+from geo.export.layers import write_geopackage, write_layer
+from geo.io.crs import wgs84_to_gcj02
 from geo.maps import BASEMAPS, load_recipe, save_map, web_map
 
 
@@ -313,8 +313,8 @@ def test_choropleth_where_draws_only_flagged_features(flags):
 
 def test_sources_are_listed_once_in_the_map_language():
     """Bundled layers by their catalogue entry (not 24 copies of a town sentence)."""
+    from geo.io.zones import load_layer
     from geo.maps import source_note
-    from geo.zones import load_layer
 
     zones = {name: load_layer(name) for name in ("districts", "platforms", "towns")}
     zh = source_note({**zones, "site_zones": zones["towns"]}, "zh")

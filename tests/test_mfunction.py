@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from geo.errors import ConfigError
-from geo.mfunction import m_function
+from geo.stats.mfunction import m_function
 
 
 def _brute(x, y, types, R, N, w, r):

@@ -64,7 +64,7 @@ def test_atomic_folder_failure_leaves_previous_output(tmp_path):
 def test_write_tables_formats(tmp_path):
     import pandas as pd
 
-    from geo.export import write_tables
+    from geo.export.layers import write_tables
 
     tables = {"a": pd.DataFrame({"名称": ["上城区"], "v": [1.5]}), "b": pd.DataFrame({"x": [1]})}
     written = write_tables(tables, tmp_path / "t.csv")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo.bandwidths import bandwidth, summary
-from geo.pair_distances import distance_statistics, pair_distance_statistics
+from geo.stats.bandwidths import bandwidth, summary
+from geo.stats.pair_distances import distance_statistics, pair_distance_statistics
 
 
 def _brute(x, y, codes, pidx, dmax):

@@ -1,6 +1,6 @@
 """The pair engine's geometry (issue 18, item 1) and its guessed search of distance cells.
 
-Property tests compare :func:`geo.pairs.circle_inside_angle` with an independent
+Property tests compare :func:`geo.stats.pairs.circle_inside_angle` with an independent
 numeric integration (the share of points on the circle that shapely finds inside
 the window) on random rectangles and polygons, with circles through vertices,
 tangent to edges, centred on the boundary, and coordinates on a 0.001 lattice.
@@ -14,8 +14,8 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo.pairs import circle_inside_angle, rectangle_edges, search_from
-from geo.ripley import Window
+from geo.stats.pairs import circle_inside_angle, rectangle_edges, search_from
+from geo.stats.ripley import Window
 
 SAMPLES = 1 << 16  # directions of the numeric integration
 SETTINGS = settings(max_examples=150, deadline=None,

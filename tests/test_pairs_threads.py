@@ -13,9 +13,9 @@ import time
 import numpy as np
 import pytest
 
-from geo import pairs, threads
-from geo.ripley import Window, kfunction
-from geo.threads import parallel_threads, run_kernel, threads_for
+from geo.stats import pairs, threads
+from geo.stats.ripley import Window, kfunction
+from geo.stats.threads import parallel_threads, run_kernel, threads_for
 
 
 def test_threads_for_hand_cases():

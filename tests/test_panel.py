@@ -13,11 +13,11 @@ from geopandas import GeoDataFrame
 
 from geo.errors import ConfigError
 from geo.function_outputs import read_function_table
-from geo.indices import load_scheme, zonal_indices
-from geo.panel import Snapshot, active_in_year, build_panel, change_test, parse_years
+from geo.io.seed import generate_firms
+from geo.io.zones import assign_points, load_layer
 from geo.pipeline import RunConfig, run
-from geo.seed import generate_firms
-from geo.zones import assign_points, load_layer
+from geo.stats.indices import load_scheme, zonal_indices
+from geo.stats.panel import Snapshot, active_in_year, build_panel, change_test, parse_years
 
 
 def test_active_means_founded_by_the_year_and_not_closed_before_it():
@@ -222,8 +222,8 @@ def test_hand_made_zones_through_build_panel():
 
 
 def test_cross_l_of_a_year_is_the_runs_cross_l_on_its_firms():
-    from geo.distance import cross_l_by_year, run_distance_analyses
-    from geo.zones import study_area
+    from geo.io.zones import study_area
+    from geo.stats.distance import cross_l_by_year, run_distance_analyses
 
     firms = generate_firms(2_000, 9).firms
     area = study_area()
@@ -309,7 +309,7 @@ def pyogrio_read(folder, layer):
 
 
 def test_clusters_are_followed_by_overlap():
-    from geo.panel import match_clusters
+    from geo.stats.panel import match_clusters
 
     def areas(rows):
         return GeoDataFrame({"cluster_id": [r[0] for r in rows], "n_firms": [r[2] for r in rows],

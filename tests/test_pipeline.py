@@ -382,7 +382,7 @@ def test_cli_clq_with_local_layer_and_bad_type(tmp_path):
 
 
 def test_cli_crossk_with_a_type_column_of_the_file(tmp_path):
-    from geo.seed import generate_firms
+    from geo.io.seed import generate_firms
 
     firms = generate_firms(2000, 3).firms
     frame = firms[["firm_id", "name", "industry_code", "lon", "lat"]].copy()
@@ -400,8 +400,8 @@ def test_cli_crossk_with_a_type_column_of_the_file(tmp_path):
 
 
 def test_cli_distance_on_a_plain_projected_point_file(tmp_path):
-    from geo.crs import DEFAULT_ANALYSIS_CRS
-    from geo.seed import generate_firms
+    from geo.io.crs import DEFAULT_ANALYSIS_CRS
+    from geo.io.seed import generate_firms
 
     firms = generate_firms(1500, 4).firms.to_crs(DEFAULT_ANALYSIS_CRS)
     pd.DataFrame({
@@ -657,7 +657,7 @@ def test_rerun_keeps_the_files_geo_did_not_write(tmp_path):
 @pytest.fixture(scope="module")
 def bad_rows(tmp_path_factory):
     """A small register with two bad rows (no longitude; an unknown industry code)."""
-    from geo.seed import generate_firms
+    from geo.io.seed import generate_firms
 
     firms = generate_firms(3000, 3).firms
     frame = pd.DataFrame({"企业名称": firms["name"], "行业代码": firms["industry_code"],
@@ -733,9 +733,9 @@ def test_pair_statistics_are_checked_before_the_run(tmp_path):
 
 def test_distance_sample_is_said_and_full_uses_every_firm(tmp_path):
     """Above max_points cross-L and Kd sample, and the run says so; 0 (--full) uses all."""
-    from geo.distance import run_distance_analyses
-    from geo.seed import generate_firms
-    from geo.zones import study_area
+    from geo.io.seed import generate_firms
+    from geo.io.zones import study_area
+    from geo.stats.distance import run_distance_analyses
 
     firms = generate_firms(1_200, 5).firms
     area = study_area()

@@ -14,7 +14,7 @@ import pytest
 import shapely
 
 from geo.errors import OutputError
-from geo.postgis import export_postgis
+from geo.export.postgis import export_postgis
 
 BINDIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
@@ -147,7 +147,7 @@ def test_cli_export_to_postgis(dsn, tmp_path):
 
 
 def test_long_layer_and_column_names_are_cut_uniquely(dsn):
-    from geo.postgis import MAX_IDENTIFIER_BYTES, pg_identifiers
+    from geo.export.postgis import MAX_IDENTIFIER_BYTES, pg_identifiers
 
     shared = "园区" * 9 + "a" * 40  # 94 bytes: layers sharing 54 bytes and more
     frame = gpd.GeoDataFrame(

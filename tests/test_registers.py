@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.firms import read_firms
-from geo.industry_codes import code_table, name_key
+from geo.io.firms import read_firms
+from geo.io.industry_codes import code_table, name_key
 from geo.io.quality import distance_outside
-from geo.zones import load_layer, study_area
+from geo.io.zones import load_layer, study_area
 
 DATA = Path(__file__).parent / "data" / "registers"
 EXPECTED = json.loads((DATA / "expected.json").read_text(encoding="utf-8"))["files"]
@@ -192,7 +192,7 @@ def test_the_bundled_geocoder_centres_are_flagged(districts):
 
 
 def read_firms_frame(frame, districts):
-    from geo.firms import normalise_firms
+    from geo.io.firms import normalise_firms
 
     return normalise_firms(frame, source="t", coords="gcj02", districts=districts)
 

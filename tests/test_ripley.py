@@ -15,7 +15,7 @@ import pytest
 import shapely
 
 from geo.errors import ConfigError
-from geo.ripley import Window, add_envelope, kfunction
+from geo.stats.ripley import Window, add_envelope, kfunction
 
 DATA = Path(__file__).parent / "data" / "spatstat"
 ROOT = Path(__file__).parents[1]

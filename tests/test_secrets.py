@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from geo.cli import app
 from geo.errors import ConfigError
-from geo.postgis import check_dsn
+from geo.export.postgis import check_dsn
 from geo.redact import mask_dsn, redact
 
 SECRET = "S3cr#t-pw"

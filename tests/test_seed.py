@@ -3,10 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.crs import DEFAULT_ANALYSIS_CRS
 from geo.errors import ConfigError
-from geo.seed import BASE_SIZE, CATEGORIES, generate_firms, load_calibration, scale_counts
-from geo.zones import layer_names, load_layer
+from geo.io.crs import DEFAULT_ANALYSIS_CRS
+from geo.io.seed import BASE_SIZE, CATEGORIES, generate_firms, load_calibration, scale_counts
+from geo.io.zones import layer_names, load_layer
 
 
 @pytest.fixture(scope="module")

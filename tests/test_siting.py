@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from geo.cli import app
 from geo.errors import ConfigError, InputError
-from geo.siting import SiteOptions, site_zones
+from geo.siting.study import SiteOptions, site_zones
 
 CRS = "EPSG:4549"
 X0, Y0 = 510_000.0, 3_350_000.0
@@ -226,8 +226,8 @@ def _assert_reasons(sites, unit_zh, unit_en):
 
 
 def test_reasons_have_the_unit_of_the_weighting_and_no_nan():
-    from geo.seed import generate_firms
-    from geo.zones import load_layer
+    from geo.io.seed import generate_firms
+    from geo.io.zones import load_layer
 
     # the reported case: five platforms, one zone each, on a population so small that
     # one platform has no manufacturing in reach
@@ -253,8 +253,8 @@ def test_reasons_have_the_unit_of_the_weighting_and_no_nan():
 
 
 def test_adding_zones_never_lowers_coverage_and_is_deterministic():
-    from geo.seed import generate_firms
-    from geo.zones import load_layer
+    from geo.io.seed import generate_firms
+    from geo.io.zones import load_layer
 
     firms = generate_firms(4000, 3).firms
     zones = {n: load_layer(n) for n in ("districts", "platforms", "towns")}
@@ -398,7 +398,7 @@ def test_candidate_scores_equal_brute_force(decay, weighting):
 
 
 def test_rank_equals_brute_force_greedy():
-    from geo.siting import _rank
+    from geo.siting.study import _rank
 
     rng = np.random.default_rng(9)
     demand_xy = rng.integers(0, 40, (400, 2)).astype(float) + [X0, Y0]
@@ -424,7 +424,7 @@ def test_rank_equals_brute_force_greedy():
 
 
 def test_sums_within_equal_brute_force_with_ties():
-    from geo.siting import _sums_within
+    from geo.siting.study import _sums_within
 
     rng = np.random.default_rng(2)
     points = rng.integers(0, 30, (300, 2)).astype(float) + [X0, Y0]

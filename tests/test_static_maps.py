@@ -13,6 +13,7 @@ from matplotlib.colors import to_rgba
 from PIL import Image
 
 from geo.errors import ConfigError
+from geo.io.zones import load_layer
 from geo.maps import SYNTHETIC_NOTE, classify_values, color_ramp, load_recipe
 from geo.maps import static as static_maps
 from geo.maps.extent import core_extent, parse_extent
@@ -25,7 +26,6 @@ from geo.maps.static import (
     static_map_figures,
     write_static_maps,
 )
-from geo.zones import load_layer
 
 needs_cjk = pytest.mark.skipif(
     find_cjk_font() is None,

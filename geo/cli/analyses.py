@@ -137,11 +137,11 @@ def clusters(
     """Hot spots (Gi*), local Moran and bivariate LISA on a grid; HDBSCAN cluster areas."""
     import geopandas as gpd
 
-    from geo.distance import type_mask
-    from geo.export import write_layer
-    from geo.hotspots import grid_cluster_statistics
+    from geo.export.layers import write_layer
+    from geo.io.zones import assign_points, load_layer, load_zones, study_area
     from geo.outputs import check_output_files
-    from geo.zones import assign_points, load_layer, load_zones, study_area
+    from geo.stats.distance import type_mask
+    from geo.stats.hotspots import grid_cluster_statistics
 
     reports = _reports_beside(out, firms)
     contour_file = density.with_name(density.stem + "_contours.gpkg") if density else None
@@ -171,7 +171,7 @@ def clusters(
         echo.print(f"{result.attrs['islands']:,} cells without neighbours (islands)")
     written = [out]
     if areas:
-        from geo.clusters import cluster_areas
+        from geo.stats.clusters import cluster_areas
 
         zones = {name: load_layer(name) for name in ("districts", "platforms", "towns")}
         found, _ = cluster_areas(frame, type_mask(frame, focus, type_column), zones=zones,
@@ -183,7 +183,7 @@ def clusters(
             echo.print(found[["name_zh", "lq", "stability"]].to_string(index=False))
             written.append(write_layer(found, areas))
     if density:
-        from geo.density import density_contours, kernel_density, write_geotiff
+        from geo.stats.density import density_contours, kernel_density, write_geotiff
 
         mask = type_mask(frame, focus, type_column)
         projected = frame[mask].to_crs("EPSG:4549")
@@ -279,14 +279,14 @@ def site(
     """
     import json
 
-    from geo.clusters import cluster_areas
-    from geo.crs import DEFAULT_ANALYSIS_CRS, attribute_table
-    from geo.export import write_geopackage
+    from geo.export.layers import write_geopackage
+    from geo.io.crs import DEFAULT_ANALYSIS_CRS, attribute_table
+    from geo.io.zones import load_layer, study_area
     from geo.maps import load_recipe, save_map, source_note, web_map
     from geo.outputs import atomic_folder, atomic_path, check_output_folder
     from geo.safety import write_csv
-    from geo.siting import MASKS, SiteOptions, site_zones
-    from geo.zones import load_layer, study_area
+    from geo.siting.study import MASKS, SiteOptions, site_zones
+    from geo.stats.clusters import cluster_areas
 
     zones = {name: load_layer(name) for name in ("districts", "platforms", "towns")}
     area = study_area(zones["districts"])

@@ -226,11 +226,11 @@ def _load_firms(firms, coords, column, n, seed, area, out: Path | None,
     suspect positions are left out unless ``keep_flagged``. The row accounting
     is printed in the locale's language.
     """
-    from geo.firms import read_firms
-    from geo.industry import load_classification
+    from geo.io.firms import read_firms
+    from geo.io.industry import load_classification
+    from geo.io.seed import generate_firms
+    from geo.io.zones import load_layer
     from geo.messages import pick, user_lang
-    from geo.seed import generate_firms
-    from geo.zones import load_layer
 
     if firms is None:
         return generate_firms(n, seed)

@@ -114,11 +114,11 @@ def index_zonal(
     """
     import numpy as np
 
-    from geo.crs import parse_coord_system
-    from geo.export import TABLE_FORMATS, write_geopackage, write_tables
-    from geo.indices import load_scheme, result_tables, zonal_indices
+    from geo.export.layers import TABLE_FORMATS, write_geopackage, write_tables
+    from geo.io.crs import parse_coord_system
+    from geo.io.zones import assign_points, load_layer, load_zones, study_area
     from geo.outputs import check_output_files
-    from geo.zones import assign_points, load_layer, load_zones, study_area
+    from geo.stats.indices import load_scheme, result_tables, zonal_indices
 
     if out.suffix.lower() not in TABLE_FORMATS:
         raise ConfigError(f"--out must end in {', '.join(TABLE_FORMATS)}, got '{out.name}'")
@@ -195,9 +195,9 @@ def _distance_inputs(
     output files ``targets`` may be written (see :func:`_load_firms` for the
     rejects beside ``out``).
     """
-    from geo.distance import make_window, points_in_window
+    from geo.io.zones import load_layer, study_area
     from geo.outputs import check_output_files
-    from geo.zones import load_layer, study_area
+    from geo.stats.distance import make_window, points_in_window
 
     reports = _reports_beside(out, firms)
     check_output_files([*targets, *reports], force=force, inputs=[firms, Path(window)],
@@ -240,7 +240,7 @@ def _finish(results, out: Path, plot: Path | None, synthetic: bool) -> None:
 
 def _pair_study(frame, pairs: str, level: str, type_column, min_firms: int, symmetric: bool):
     """Types of the firms and the pairs ``--pairs`` names (notes printed)."""
-    from geo.coagglomeration import industry_types, resolve_pairs
+    from geo.stats.coagglomeration import industry_types, resolve_pairs
 
     types = industry_types(frame, level, type_column)
     chosen, notes = resolve_pairs(pairs, frame, types, type_column=type_column,
@@ -314,8 +314,8 @@ def index_crossk(
     With --pairs: cross-L of many industry pairs (reference a, neighbour b) in one pass,
     every firm's type permuted over all firms in each simulation.
     """
-    from geo.distance import labelled_types
-    from geo.ripley import default_r, kfunction
+    from geo.stats.distance import labelled_types
+    from geo.stats.ripley import default_r, kfunction
 
     if pairs and (fun != "L" or ties != "spatstat" or border not in (None, "binned")):
         raise ConfigError("--pairs computes cross-L with spatstat's ties and binned border "
@@ -326,7 +326,7 @@ def index_crossk(
         force=force,
     )
     if pairs:
-        from geo.coagglomeration import coagglomeration_cross_l
+        from geo.stats.coagglomeration import coagglomeration_cross_l
 
         types, chosen = _pair_study(frame, pairs, level, type_column, min_firms, False)
         study = coagglomeration_cross_l(x, y, win, types, chosen, r=default_r(rmax, nr),
@@ -389,8 +389,8 @@ def index_kd(
     With --pairs: the bilateral Kd of many industry pairs in one pass over the firm pairs,
     each with its own bandwidth, localisation (Gamma) and dispersion (Psi).
     """
-    from geo.distance import labelled_types
-    from geo.kdensity import kd_function
+    from geo.stats.distance import labelled_types
+    from geo.stats.kdensity import kd_function
 
     if pairs and estimator != "exact":
         raise ConfigError("--pairs uses the exact estimator: leave out --estimator")
@@ -401,7 +401,7 @@ def index_kd(
         force=force,
     )
     if pairs:
-        from geo.coagglomeration import coagglomeration_kd
+        from geo.stats.coagglomeration import coagglomeration_kd
 
         types, chosen = _pair_study(frame, pairs, level, type_column, min_firms, True)
         study = coagglomeration_kd(x, y, types, chosen, weights=_weights(frame, weight),
@@ -445,8 +445,8 @@ def index_m(
 
     With --pairs: M of many industry pairs (reference a, neighbour b) in one pass.
     """
-    from geo.distance import labelled_types
-    from geo.mfunction import m_function
+    from geo.stats.distance import labelled_types
+    from geo.stats.mfunction import m_function
 
     frame, _, x, y, synthetic = _distance_inputs(
         firms, coords, column, n, window, out, type_column, keep_flagged=keep_flagged,
@@ -454,7 +454,7 @@ def index_m(
         force=force,
     )
     if pairs:
-        from geo.coagglomeration import coagglomeration_m
+        from geo.stats.coagglomeration import coagglomeration_m
 
         types, chosen = _pair_study(frame, pairs, level, type_column, min_firms, False)
         study = coagglomeration_m(x, y, types, chosen, weights=_weights(frame, weight),
@@ -498,11 +498,11 @@ def index_clq(
     With --pairs: the CLQ of many industry pairs (b among a's nearest neighbours), all
     from the same permutations.
     """
-    from geo.colocation import colocation_quotients, local_colocation_quotient
-    from geo.distance import labelled_types
-    from geo.export import write_layer
+    from geo.export.layers import write_layer
     from geo.outputs import atomic_path
     from geo.safety import write_csv
+    from geo.stats.colocation import colocation_quotients, local_colocation_quotient
+    from geo.stats.distance import labelled_types
 
     if pairs and local:
         raise ConfigError("--local is for one pair (--a/--b), not with --pairs")
@@ -512,7 +512,7 @@ def index_clq(
         force=force,
     )
     if pairs:
-        from geo.coagglomeration import coagglomeration_clq
+        from geo.stats.coagglomeration import coagglomeration_clq
 
         types, chosen = _pair_study(frame, pairs, level, type_column, min_firms, False)
         study = coagglomeration_clq(x, y, types, chosen, nsim=nsim, seed=seed)

@@ -261,9 +261,9 @@ def seed(
     """Draw the synthetic (seed) enterprise population and write it to a file."""
     import time
 
-    from geo.export import write_layer
+    from geo.export.layers import write_layer
+    from geo.io.seed import generate_firms
     from geo.outputs import check_output_files
-    from geo.seed import generate_firms
 
     check_output_files([out], force=force)
     start = time.perf_counter()
@@ -308,11 +308,11 @@ def validate(
     Checking the file again refreshes these files; another file of their name
     is replaced only with --force, and the input never.
     """
-    from geo.firms import read_firms
-    from geo.industry import load_classification
+    from geo.io.firms import read_firms
+    from geo.io.industry import load_classification
+    from geo.io.zones import load_layer
     from geo.messages import pick, user_lang
     from geo.outputs import check_output_files
-    from geo.zones import load_layer
 
     lang = user_lang(lang)
     rejects = rejects or path.with_name(path.stem + ".rejects.csv")

@@ -62,12 +62,12 @@ def export(
     An existing export is replaced only with --force, and only once the new one
     is complete; the files exported from are never replaced.
     """
-    from geo.export import export_layers, read_layers
+    from geo.export.layers import export_layers, read_layers
 
     # a malformed --to fails now, and its password is masked from here on
     dsn = None
     if to:
-        from geo.postgis import check_dsn
+        from geo.export.postgis import check_dsn
 
         dsn = check_dsn(to)
     sources = sources or [Path("geo-out")]
@@ -82,7 +82,7 @@ def export(
             raise ConfigError(f"no layer(s) {', '.join(unknown)}; found: {', '.join(layers_)}")
         layers_ = {k: v for k, v in layers_.items() if k in layer}
     if dsn:
-        from geo.postgis import export_postgis
+        from geo.export.postgis import export_postgis
         from geo.redact import mask_dsn
 
         epsg = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490", "4549": "EPSG:4549"}.get(crs)
@@ -139,7 +139,7 @@ def _map_inputs(sources: list[Path]) -> tuple[dict[str, Any], bool, int]:
 
     import geopandas as gpd
 
-    from geo.export import read_layers
+    from geo.export.layers import read_layers
     from geo.maps import map_class
 
     layers_ = {
@@ -272,7 +272,7 @@ def map_(
 @_friendly
 def layers() -> None:
     """List the bundled zone layers with their source, accuracy and licence."""
-    from geo.zones import load_catalog, load_layer
+    from geo.io.zones import load_catalog, load_layer
 
     table = Table(title="Bundled layers / 内置图层")
     for name in ("layer", "title", "features", "accuracy", "licence"):

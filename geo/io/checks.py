@@ -2,7 +2,7 @@
 
 Each check parses one field of every row at once (vectorised) and records the
 rows it rejects or flags, with the reason in English and Chinese, in a
-:class:`~geo.io.problems.RowProblems`. :func:`geo.firms.normalise_firms` runs
+:class:`~geo.io.problems.RowProblems`. :func:`geo.io.firms.normalise_firms` runs
 them in turn.
 """
 
@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import (
+from geo.errors import InputError
+from geo.io.columns import FIELD_LABELS, ColumnMapping
+from geo.io.crs import (
     POSITION_MISSING,
     POSITION_OK,
     POSITION_OUTSIDE,
@@ -25,10 +27,8 @@ from geo.crs import (
     diagnose_positions,
     to_wgs84,
 )
-from geo.errors import InputError
-from geo.industry import Classification
-from geo.industry_codes import CLAIM_FIELDS, CODE_FIELD, resolve_industry
-from geo.io.columns import FIELD_LABELS, ColumnMapping
+from geo.io.industry import Classification
+from geo.io.industry_codes import CLAIM_FIELDS, CODE_FIELD, resolve_industry
 from geo.io.problems import RowProblems
 from geo.io.quality import distance_outside, flag_positions, metric_crs, snap_inside
 from geo.io.values import parse_capital, parse_dates, parse_years, to_number, to_text

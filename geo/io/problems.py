@@ -2,7 +2,7 @@
 
 The readers record rows they cannot read (a malformed line, bad bytes), the
 field checks of :mod:`geo.io.checks` the rows whose values fail; both use
-:class:`RowProblems`, and :func:`geo.firms.normalise_firms` turns them into
+:class:`RowProblems`, and :func:`geo.io.firms.normalise_firms` turns them into
 the rejects table and the flags of the kept rows.
 """
 

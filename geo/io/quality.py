@@ -25,7 +25,7 @@ import shapely
 from pyproj import CRS, Geod
 from scipy.spatial import cKDTree
 
-from geo.crs import WGS84, parse_coord_system, to_wgs84
+from geo.io.crs import WGS84, parse_coord_system, to_wgs84
 from geo.resources import package_data
 
 SHARED_MIN = 5  # firms on one point before it is flagged as a shared (fallback) point

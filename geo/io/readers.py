@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import CoordSystem, non_horizontal_kind
 from geo.errors import ConfigError, InputError
 from geo.io.columns import header_key, resolve_columns
+from geo.io.crs import CoordSystem, non_horizontal_kind
 from geo.io.problems import RowProblems
 from geo.io.text import read_text
 from geo.io.vector import gdal_message, read_vector, restore_cut_names

@@ -27,9 +27,9 @@ import pandas as pd
 import pyproj
 import shapely
 
-from geo.crs import non_horizontal_kind
 from geo.errors import InputError
 from geo.io.columns import ALIASES, header_key
+from geo.io.crs import non_horizontal_kind
 
 _DBF_NAME_BYTES = 10  # a DBF field name is at most 10 bytes
 _RAW = "ISO-8859-1"  # GDAL passes every byte through as one character of it

@@ -14,13 +14,13 @@ import pandas as pd
 
 from geo.maps.recipe import Lang, MapRecipe
 
-_GRID = "generated grid "  # geo.grids.make_grid's source
+_GRID = "generated grid "  # geo.io.grids.make_grid's source
 _OWN_TITLES = {"grid": {"zh": "分析网格", "en": "Analysis grid"}}  # layers geo makes
 
 
 @functools.cache
 def _bundled_sources(name: str) -> frozenset[str]:
-    from geo.zones import load_layer
+    from geo.io.zones import load_layer
 
     return frozenset(map(str, load_layer(name)["source"].dropna().unique()))
 
@@ -66,11 +66,11 @@ def source_note(layers: dict[str, gpd.GeoDataFrame], lang: Lang = "zh",
 
     Examples
     --------
-    >>> from geo.zones import load_layer
+    >>> from geo.io.zones import load_layer
     >>> source_note({"districts": load_layer("districts")}, "en")[0][:46]
     'Hangzhou districts and counties (county-level '
     """
-    from geo.zones import load_catalog
+    from geo.io.zones import load_catalog
 
     zh = lang == "zh"
     catalog = load_catalog()
@@ -83,7 +83,7 @@ def source_note(layers: dict[str, gpd.GeoDataFrame], lang: Lang = "zh",
         common, particular = _clauses(frame)
         if not common and not particular:
             continue
-        if zh:  # the one source text geo itself writes (geo.grids)
+        if zh:  # the one source text geo itself writes (geo.io.grids)
             common = [f"本工具生成的网格 {c.removeprefix(_GRID)}" if c.startswith(_GRID) else c
                       for c in common]
         details = details or particular > 0

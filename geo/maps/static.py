@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from geo.crs import DEFAULT_ANALYSIS_CRS, WGS84
 from geo.errors import ConfigError
+from geo.io.crs import DEFAULT_ANALYSIS_CRS, WGS84
 from geo.maps.extent import Extent, layers_city, layers_core, parse_extent
 from geo.maps.fontcache import cached_font_subsets
 from geo.maps.recipe import (
@@ -222,7 +222,7 @@ def write_static_maps(
         layers' ``source`` columns give (:func:`source_note`).
     analysis_crs : str, optional
         Projected CRS in metres to draw in. Default: the layers' CRS when it is
-        projected, else ``geo.crs.DEFAULT_ANALYSIS_CRS``.
+        projected, else ``geo.io.crs.DEFAULT_ANALYSIS_CRS``.
     extent : str or tuple of float, optional
         ``core`` (default: the area holding 80 % of the enterprises,
         :func:`geo.maps.extent.core_extent`), ``city`` (the whole study area) or
@@ -248,7 +248,7 @@ def write_static_maps(
     Examples
     --------
     >>> from geo.maps.recipe import load_recipe
-    >>> from geo.zones import load_layer
+    >>> from geo.io.zones import load_layer
     >>> write_static_maps({"districts": load_layer("districts")}, load_recipe(),
     ...                   Path("out"), lang="en")  # doctest: +SKIP
     [PosixPath('out/map_clusters.png'), PosixPath('out/map_clusters.pdf')]

@@ -218,7 +218,7 @@ def write_layer_styles(
     Parameters
     ----------
     gpkg : str or Path
-        The GeoPackage (written by :func:`geo.export.write_geopackage`).
+        The GeoPackage (written by :func:`geo.export.layers.write_geopackage`).
     layers : dict of str to GeoDataFrame
         The layers it holds (to classify values and list fields).
     recipe : MapRecipe

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import WGS84, frame_to_gcj02
 from geo.errors import ConfigError
+from geo.io.crs import WGS84, frame_to_gcj02
 from geo.maps import templates
 from geo.maps.basemaps import add_basemap
 from geo.maps.basemaps import basemap as describe_basemap
@@ -284,8 +284,8 @@ def _hexagon_counts(
         centre's ``x``, ``y`` in ``points``' degrees; and the hexagons' radius
         (centre to corner) in Web Mercator metres.
     """
-    from geo.grids import GridSpec, make_grid
-    from geo.zones import assign_points
+    from geo.io.grids import GridSpec, make_grid
+    from geo.io.zones import assign_points
 
     west, south, east, north = points.total_bounds
     across = size / math.cos(math.radians((south + north) / 2))
@@ -492,7 +492,7 @@ def web_map(
 
     Examples
     --------
-    >>> from geo.zones import load_layer
+    >>> from geo.io.zones import load_layer
     >>> m = web_map({"districts": load_layer("districts")}, load_recipe(), basemap="amap")
     >>> save_map(m, "map.html")  # doctest: +SKIP
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.industry import label
+from geo.io.industry import label
 from geo.messages import pick
 from geo.report.data import RunData
 from geo.report.table import Column, ReportTable

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from geo.errors import ConfigError
 from geo.function_outputs import function_figure, function_reading
-from geo.industry import label
+from geo.io.industry import label
 from geo.messages import pick
 from geo.report.data import BASE_A, BASE_B, RunData
 from geo.report.table import ReportTable

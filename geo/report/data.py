@@ -17,8 +17,8 @@ import pyogrio
 
 from geo.errors import InputError
 from geo.function_outputs import read_function_table
-from geo.grids import parse_grid_spec
-from geo.ripley import FunctionResult
+from geo.io.grids import parse_grid_spec
+from geo.stats.ripley import FunctionResult
 
 # the pair of groups the report is about, and its fields (GB/T 4754 groupings of geo)
 BASE_A, BASE_B = "manufacturing", "producer_services"

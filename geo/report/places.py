@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.industry import label
+from geo.io.industry import label
 from geo.messages import pick
 from geo.report.data import BASE_A, BASE_B, RunData
 from geo.report.table import Column, ReportTable

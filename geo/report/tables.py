@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from geo.function_outputs import envelope_runs
-from geo.industry import FIELDS, label
+from geo.io.industry import FIELDS, label
 from geo.messages import pick
 from geo.report.data import BASE_A, BASE_B, GRID_LAYER, RunData
 from geo.report.table import Column, ReportTable, format_value

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import DEFAULT_ANALYSIS_CRS, WGS84, gcj02_to_wgs84, transform_geometries
+from geo.io.crs import DEFAULT_ANALYSIS_CRS, WGS84, gcj02_to_wgs84, transform_geometries
 
 HERE = Path(__file__).resolve().parent
 LAYERS_DIR = HERE.parent

@@ -20,8 +20,8 @@ This driver imports :mod:`geo.cli` once and, for each job, calls
   once, which changes nothing else about a call.
 
 With a ``read`` entry, the job reports the row accounting of the firms file
-from :func:`geo.firms.read_firms` in this process: the driver wraps
-``geo.firms.read_firms`` to keep what the command's own call returned (or
+from :func:`geo.io.firms.read_firms` in this process: the driver wraps
+``geo.io.firms.read_firms`` to keep what the command's own call returned (or
 raised), and calls it itself, with the job's arguments, when the command never
 got that far. Before and after each run the driver lists the watched folders, so
 the test can tell whether an input was changed or a file was written outside
@@ -164,13 +164,13 @@ def memoise_typer() -> None:
 
 
 def install_capture() -> None:
-    """Wrap ``geo.firms.read_firms`` so each call's table (or exception) is kept."""
+    """Wrap ``geo.io.firms.read_firms`` so each call's table (or exception) is kept."""
     global _ORIGINAL_READ
     import functools
 
-    import geo.firms
+    import geo.io.firms
 
-    _ORIGINAL_READ = geo.firms.read_firms
+    _ORIGINAL_READ = geo.io.firms.read_firms
 
     @functools.wraps(_ORIGINAL_READ)
     def recording(path, *args, **kwargs):
@@ -182,13 +182,13 @@ def install_capture() -> None:
         _CAPTURED.append((str(path), table, None))
         return table
 
-    geo.firms.read_firms = recording
+    geo.io.firms.read_firms = recording
 
 
 def read_accounting(spec: dict, timeout: float) -> dict:
     """The fate of every row of a firms file, as ``geo validate`` read it."""
     global _DISTRICTS
-    from geo.zones import load_layer
+    from geo.io.zones import load_layer
 
     captured = [c for c in _CAPTURED if c[0] == spec["path"]]
     if captured:

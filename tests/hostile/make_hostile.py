@@ -15,7 +15,7 @@ carry write timestamps, their content is the same).
 Beside the files, ``manifest.json`` describes every case: its ``id``,
 ``category``, ``kind``, the ``files`` written, the ``runs`` (``geo`` command
 lines, with ``{file}``, ``{corpus}`` and ``{out}`` to be filled in by the test),
-an optional ``read`` (the arguments of the in-process ``geo.firms.read_firms``
+an optional ``read`` (the arguments of the in-process ``geo.io.firms.read_firms``
 call used for the row accounting) and ``expect``, the invariant class the test
 checks (see ``README.md`` in this folder), with its parameters: ``records`` (an
 independent count of the data records written), ``records_max``, ``bad_rows``,

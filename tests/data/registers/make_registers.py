@@ -9,9 +9,9 @@ three are written from one seeded generator, so a second run gives byte-identica
 
 Positions are placed in WGS84 inside the bundled district polygons
 (``layers/districts.geojson``), measured in EPSG:4549, and written as GCJ-02 (Amap) with
-``geo.crs.wgs84_to_gcj02``, rounded to 6 decimals as Amap returns them. The WGS84 positions
+``geo.io.crs.wgs84_to_gcj02``, rounded to 6 decimals as Amap returns them. The WGS84 positions
 recorded in ``expected.json`` are those a reader recovers from the written GCJ-02 values
-with ``geo.crs.gcj02_to_wgs84``.
+with ``geo.io.crs.gcj02_to_wgs84``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import openpyxl  # noqa: E402
 import pyproj  # noqa: E402
 import shapely  # noqa: E402
 
-from geo.crs import DEFAULT_ANALYSIS_CRS, gcj02_to_wgs84, wgs84_to_gcj02  # noqa: E402
+from geo.io.crs import DEFAULT_ANALYSIS_CRS, gcj02_to_wgs84, wgs84_to_gcj02  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -261,7 +261,7 @@ DIVISIONS = {r["division"]: (r["section"], r["name_zh"]) for r in read_table("di
 
 
 def group_of(division: str) -> str:
-    """Group of a division by the brief's definition (independent of geo.industry)."""
+    """Group of a division by the brief's definition (independent of geo.io.industry)."""
     number = int(division)
     if 13 <= number <= 43:
         return "manufacturing"
@@ -1013,7 +1013,7 @@ def near_boundary(geo: Geography) -> dict:
         "header_mapping": simple_mapping(),
         "distance_definition": "distance_outside_m: metres (EPSG:4549) from the WGS84 point a "
                                "reader recovers from the written GCJ-02 values "
-                               "(geo.crs.gcj02_to_wgs84) to the boundary of the union of "
+                               "(geo.io.crs.gcj02_to_wgs84) to the boundary of the union of "
                                "layers/districts.geojson; positive outside, negative inside",
         "status_rule": "strict study-area test (no tolerance): outside rows are rejected",
         "rows": entries,
@@ -1333,7 +1333,7 @@ tests/data/registers/make_registers.py`; two runs give byte-identical files).
 All firms are synthetic: names, credit codes (18 characters with valid GB 32100 check
 characters), people and addresses are made up. Positions are GCJ-02 (Amap), 6 decimals,
 placed in WGS84 inside `layers/districts.geojson` and converted with
-`geo.crs.wgs84_to_gcj02`; addresses are not geocoded to the points.
+`geo.io.crs.wgs84_to_gcj02`; addresses are not geocoded to the points.
 
 Row numbers are spreadsheet rows: the header is row 1, the first data row is row 2.
 
@@ -1354,9 +1354,9 @@ column the tool should print), `must_not_map` where a tempting column is wrong,
 - `district_label` / `point_district`: the 所属区县 written / the district the recovered
   WGS84 point lies in (null outside the study area).
 - `lon_wgs84`, `lat_wgs84`: the WGS84 position a reader recovers from the GCJ-02 values
-  (`geo.crs.gcj02_to_wgs84`).
+  (`geo.io.crs.gcj02_to_wgs84`).
 - `raw_code`, `naive_code`, `naive_group`: the code as written; what a reader gives that
-  takes 3 digits as given and checks only the division (as `geo.industry.normalise_code`
+  takes 3 digits as given and checks only the division (as `geo.io.industry.normalise_code`
   did when these files were made).
 - `reason`: why a row must be rejected (the tool must give its reason in Chinese and
   English).

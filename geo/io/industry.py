@@ -378,7 +378,7 @@ class Classification:
         Parameters
         ----------
         codes : pandas.Series
-            Codes as resolved by :func:`geo.industry_codes.resolve_industry`.
+            Codes as resolved by :func:`geo.io.industry_codes.resolve_industry`.
 
         Returns
         -------

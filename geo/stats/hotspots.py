@@ -1,7 +1,7 @@
 """Grid statistics of clusters: Getis–Ord Gi* hot spots, local Moran, bivariate local Moran.
 
 The values of a zone layer (usually a square, hexagonal or H3 grid from
-:mod:`geo.grids`) are tested against their neighbours, with spatial weights
+:mod:`geo.io.grids`) are tested against their neighbours, with spatial weights
 from libpysal and conditional-permutation inference from esda:
 
 - **Gi*** (Getis & Ord 1992; Ord & Getis 1995, Geographical Analysis 27(4)):

@@ -6,7 +6,7 @@ manufacturing that is under-served today? The steps:
 1. Demand: manufacturing firms, weighted by count or employment, high-tech
    manufacturing optionally weighted up. Supply: producer-service firms
    (all, or one field) with the same weighting.
-2. Accessibility: two-step floating catchment (:mod:`geo.access`) of supply
+2. Accessibility: two-step floating catchment (:mod:`geo.siting.access`) of supply
    for each manufacturing firm, :math:`A_i`, expressed relative to the city's
    supply per unit of demand :math:`\bar A = \sum S / \sum P`.
 3. Unmet demand of a firm: :math:`P_i \max(0, 1 - A_i / \bar A)`, the part of
@@ -18,7 +18,7 @@ manufacturing that is under-served today? The steps:
    index within the service radius.
 5. Selection: MCLP maximising the unmet demand within the radius of the
    chosen sites, or p-median minimising the unmet-demand-weighted distance
-   (:mod:`geo.locate`), with optional minimum spacing and one per platform.
+   (:mod:`geo.siting.locate`), with optional minimum spacing and one per platform.
    At most ``k`` zones: one that would add no unmet demand is never proposed,
    and the summary's notes say when fewer than ``k`` are.
 6. Each chosen zone adds supply (by default the median supply of the existing
@@ -37,14 +37,14 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from geo.access import DECAYS, sums_within, two_step_fca
-from geo.crs import DEFAULT_ANALYSIS_CRS, WGS84
 from geo.errors import ConfigError, InputError
-from geo.grids import make_grid
-from geo.indices import coagglomeration_lq, firm_weights, location_quotient
-from geo.industry import FIELDS, label
-from geo.locate import covers, maximal_covering, p_median
-from geo.zones import assign_points, study_area
+from geo.io.crs import DEFAULT_ANALYSIS_CRS, WGS84
+from geo.io.grids import make_grid
+from geo.io.industry import FIELDS, label
+from geo.io.zones import assign_points, study_area
+from geo.siting.access import DECAYS, sums_within, two_step_fca
+from geo.siting.locate import covers, maximal_covering, p_median
+from geo.stats.indices import coagglomeration_lq, firm_weights, location_quotient
 
 METHODS = ("mclp", "p-median")
 MASKS = ("none", "platforms", "towns", "platforms+towns", "built-up")
@@ -164,7 +164,7 @@ def _sums_within(
     centres: np.ndarray, points: np.ndarray, radius: float, columns: np.ndarray
 ) -> np.ndarray:
     """Sum of each column of ``columns`` (points × k) over points within ``radius``."""
-    # streamed over the pairs (geo.access): neighbour lists of dense centres reach 10^5 points
+    # streamed over the pairs (geo.siting.access): neighbours of dense centres reach 10^5 points
     return sums_within(centres, points, radius, columns, decay="uniform")
 
 
@@ -345,7 +345,7 @@ def site_zones(
     mask : GeoDataFrame, optional
         Mask polygons when ``options.mask == "file"``.
     clusters : GeoDataFrame, optional
-        Producer-service cluster areas (:func:`geo.clusters.cluster_areas`);
+        Producer-service cluster areas (:func:`geo.stats.clusters.cluster_areas`);
         strong ones (``robust``) are excluded and set the default zone supply.
     analysis_crs : str
         Projected CRS in metres.

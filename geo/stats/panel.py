@@ -2,7 +2,7 @@
 
 A firm is *active in year Y* when it was founded in or before Y and not closed
 before Y (:func:`active_in_year`). A panel computes every zonal index for the
-firms active in each year (the same :func:`geo.indices.zonal_indices` as a
+firms active in each year (the same :func:`geo.stats.indices.zonal_indices` as a
 single run, so each year's numbers are those a run on that year's firms gives).
 
 Change between two years is tested by random relabelling (:func:`change_test`):
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import ConfigError
-from geo.indices import (
+from geo.stats.indices import (
     Scheme,
     ZonalResult,
     coagglomeration_lq,
@@ -114,10 +114,10 @@ class Panel:
         Years, firms per year, the permutations and seed of the test.
     entrants : DataFrame or None
         Co-location of the period's new producer-service firms with
-        incumbent manufacturing (:func:`geo.entrants.entrant_colocation`).
+        incumbent manufacturing (:func:`geo.stats.entrants.entrant_colocation`).
     functions : list of FunctionResult
         Cross-L of manufacturing with producer services in the first and the
-        last year (:func:`geo.distance.cross_l_by_year`).
+        last year (:func:`geo.stats.distance.cross_l_by_year`).
     clusters : GeoDataFrame or None
         Producer-service clusters followed from the first to the last year
         (:func:`match_clusters`).
@@ -193,7 +193,7 @@ def _coagg(zone: np.ndarray, w: np.ndarray, a: np.ndarray, b: np.ndarray,
            n_zones: int) -> np.ndarray:
     """LQ of groups a and b, C and C' per zone (rows: CHANGE_STATISTICS) of one snapshot.
 
-    As :func:`geo.indices.zonal_indices` computes them: the reference is every
+    As :func:`geo.stats.indices.zonal_indices` computes them: the reference is every
     firm of the snapshot, inside a zone or not.
     """
     inside = zone >= 0
@@ -435,7 +435,7 @@ def match_clusters(
     Parameters
     ----------
     first, last : GeoDataFrame
-        Cluster areas of the two years (:func:`geo.clusters.cluster_areas`):
+        Cluster areas of the two years (:func:`geo.stats.clusters.cluster_areas`):
         ``cluster_id``, ``n_firms``, ``name_zh``, ``name_en``.
     labels : tuple of str
         The two years' labels.

@@ -20,8 +20,8 @@ integrates to 1 over :math:`[0, \infty)`; the sum in the denominator runs over
 (``bandwidth``, times ``adjust``) is a number of metres, or R's rule ``nrd0``
 (Silverman, the default) or ``SJ`` (Sheather & Jones) applied, as the R
 package dbmss (``Kdhat``) does, to the observed unweighted distances up to
-twice the maximum distance; both computed exactly (:mod:`geo.bandwidths`,
-:func:`geo.pair_distances.distance_statistics`: equal to R's ``bw.nrd0``/``bw.SJ`` of
+twice the maximum distance; both computed exactly (:mod:`geo.stats.bandwidths`,
+:func:`geo.stats.pair_distances.distance_statistics`: equal to R's ``bw.nrd0``/``bw.SJ`` of
 the listed distances).
 
 Counterfactuals (D&O 2005): the firms of A and B are relocated to sites drawn
@@ -48,7 +48,7 @@ Two estimators:
     the rule over the *distinct non-empty bins* (their centres, unweighted,
     which can differ from the rule on the distances by tens of percent); bins
     below 4 bandwidths mirrored at 0; R's ``density()`` on 512 points
-    (:func:`geo.bandwidths.r_density`) renormalised by the mirrored mass; linear
+    (:func:`geo.stats.bandwidths.r_density`) renormalised by the mirrored mass; linear
     interpolation at r. Each counterfactual gets its own bandwidth, as in
     dbmss's envelopes. dbmss's exact mode (``Approximate = 0``, its default
     below 10,000 points) lists every distance and is not reproduced: its
@@ -59,12 +59,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from geo.bandwidths import bandwidth as rule_bandwidth
-from geo.bandwidths import r_density, r_seq, summary
 from geo.errors import ConfigError
-from geo.pair_distances import distance_statistics
-from geo.pairs import NONE, TIES_SQUARED, pair_histograms
-from geo.ripley import FunctionResult
+from geo.stats.bandwidths import bandwidth as rule_bandwidth
+from geo.stats.bandwidths import r_density, r_seq, summary
+from geo.stats.pair_distances import distance_statistics
+from geo.stats.pairs import NONE, TIES_SQUARED, pair_histograms
+from geo.stats.ripley import FunctionResult
 
 FINE_BINS_PER_BANDWIDTH = 25
 ESTIMATORS = ("exact", "dbmss")

@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import DEFAULT_ANALYSIS_CRS, WGS84
 from geo.errors import ConfigError
-from geo.industry import FIELDS, label, load_divisions
+from geo.io.crs import DEFAULT_ANALYSIS_CRS, WGS84
+from geo.io.industry import FIELDS, label, load_divisions
 
 STABILITY_FACTORS = (0.8, 1.25)
 
@@ -206,7 +206,7 @@ def _name_by_layer(areas, labels, sub, zones, layer, column, crs, xf, yf) -> Non
     areas[f"{key}_share"] = 0.0
     if not zones or layer not in zones:
         return
-    from geo.zones import assign_points
+    from geo.io.zones import assign_points
 
     zone = zones[layer]
     if column in sub.columns:

@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import DEFAULT_ANALYSIS_CRS, WGS84
 from geo.errors import ConfigError
-from geo.firms import FirmTable, normalise_firms
-from geo.industry import load_classification
+from geo.io.crs import DEFAULT_ANALYSIS_CRS, WGS84
+from geo.io.firms import FirmTable, normalise_firms
+from geo.io.industry import load_classification
+from geo.io.zones import layer_names, load_layer, study_area
 from geo.resources import bundled_dir
-from geo.zones import layer_names, load_layer, study_area
 
 CATEGORIES = (
     "manufacturing_high_tech",

@@ -13,7 +13,7 @@ hexagons 500 m across the flats (the distance between neighbouring centres);
 
 Examples
 --------
->>> from geo.zones import load_layer, study_area
+>>> from geo.io.zones import load_layer, study_area
 >>> cells = make_grid("square:2000", study_area(load_layer("districts")))
 >>> cells.crs.to_epsg()
 4326
@@ -29,8 +29,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.crs import DEFAULT_ANALYSIS_CRS, WGS84
 from geo.errors import ConfigError
+from geo.io.crs import DEFAULT_ANALYSIS_CRS, WGS84
 
 _SPEC = re.compile(r"^(square|grid|hex|h3):(\d+(?:\.\d+)?)$", re.IGNORECASE)
 # More cells than this is almost surely a unit mistake (metres vs km) and would

@@ -7,7 +7,7 @@ provenance are listed in ``layers/catalog.toml``.
 
 Examples
 --------
->>> from geo.zones import load_layer, study_area
+>>> from geo.io.zones import load_layer, study_area
 >>> districts = load_layer("districts")
 >>> len(districts)
 13
@@ -26,14 +26,14 @@ import pyogrio
 import shapely
 from pyarrow import ArrowException
 
-from geo.crs import (
+from geo.errors import GeoError, InputError
+from geo.io.crs import (
     WGS84,
     CoordSystem,
     parse_coord_system,
     to_wgs84,
     transform_geometries,
 )
-from geo.errors import GeoError, InputError
 from geo.io.vector import read_vector, repair_geometries, require_horizontal
 from geo.resources import bundled_dir
 
@@ -180,7 +180,7 @@ def load_zones(
     ----------
     spec : str or Path
         ``districts``/``platforms``/``towns``..., ``square:500``, ``hex:500``,
-        ``h3:8`` (see :mod:`geo.grids`), or a file path. A file must hold
+        ``h3:8`` (see :mod:`geo.io.grids`), or a file path. A file must hold
         polygons: points or lines are an error.
     area : shapely.Geometry, optional
         Study area (WGS84) a grid covers; the bundled districts by default.
@@ -194,8 +194,8 @@ def load_zones(
     GeoDataFrame
         In WGS84; ``attrs["spec"]`` records ``spec``.
     """
-    from geo.crs import DEFAULT_ANALYSIS_CRS
-    from geo.grids import make_grid, parse_grid_spec
+    from geo.io.crs import DEFAULT_ANALYSIS_CRS
+    from geo.io.grids import make_grid, parse_grid_spec
 
     grid = parse_grid_spec(str(spec))
     if grid is not None:

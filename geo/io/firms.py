@@ -15,7 +15,7 @@ section/division/group/class codes or names (行业门类/行业大类/行业中
 "行业小类", ...}``; :attr:`FirmTable.mapping` says which column became which
 field. ``lon``/``lat`` are in the system given by ``coords`` (WGS84 by
 default; GCJ-02 and BD-09 are converted). Industry columns are resolved by
-:func:`geo.industry_codes.resolve_industry` (lost leading zeros, names,
+:func:`geo.io.industry_codes.resolve_industry` (lost leading zeros, names,
 cross-checks).
 
 Normalised output
@@ -56,13 +56,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import (
-    WGS84,
-    CoordSystem,
-    parse_coord_system,
-)
 from geo.errors import InputError, OutputError
-from geo.industry import Classification, load_classification
 from geo.io.checks import (
     flag_suspect_positions,
     text_field,
@@ -75,6 +69,12 @@ from geo.io.checks import (
     validate_year,
 )
 from geo.io.columns import ColumnMapping, resolve_columns
+from geo.io.crs import (
+    WGS84,
+    CoordSystem,
+    parse_coord_system,
+)
+from geo.io.industry import Classification, load_classification
 from geo.io.problems import RowProblems
 from geo.io.quality import SHARED_MIN
 from geo.io.readers import SUPPORTED, read_table, scalar_text

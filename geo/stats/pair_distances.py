@@ -31,8 +31,8 @@ import math
 import numba
 import numpy as np
 
-from geo.pairs import _FORWARD_X, _FORWARD_Y, N_CHUNKS, _grid
-from geo.threads import run_kernel
+from geo.stats.pairs import _FORWARD_X, _FORWARD_Y, N_CHUNKS, _grid
+from geo.stats.threads import run_kernel
 
 DISTANCE_BINS = 1 << 16  # pass-1 bins for one pair: each order statistic is sought in one bin
 MIN_DISTANCE_BINS = 256  # ... shared out among many pairs, but never fewer than this

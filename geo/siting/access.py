@@ -19,7 +19,7 @@ total supply over total demand when every supply has some demand in reach.
 Memory model: no pair is stored. Both steps are sums over the pairs within
 the radius (:func:`sums_within`): the points are sorted into square cells of
 a quarter of the radius and each centre scans, row by row, the cells its
-disc reaches, in a numba kernel run by :func:`geo.threads.run_kernel`. Memory
+disc reaches, in a numba kernel run by :func:`geo.stats.threads.run_kernel`. Memory
 is ``O(n)`` however many pairs there are: the default run on a million firms
 has 842 million supply-demand pairs within 3 km, 20 GB as a pair list. No
 maintained library computes weighted sums within a radius without listing
@@ -36,7 +36,7 @@ import numba
 import numpy as np
 
 from geo.errors import ConfigError
-from geo.threads import run_kernel
+from geo.stats.threads import run_kernel
 
 DECAYS = ("uniform", "gaussian")
 

@@ -5,7 +5,7 @@ the period) and every producer-service firm active in the last year; the
 *entrants* are the producer-service firms founded after the first year. For a
 point :math:`j`, :math:`s_j` is the share of manufacturing among its nearest
 neighbours (ties at the nearest distance share one unit, as in
-:func:`geo.colocation.nearest_neighbour_matrix`).
+:func:`geo.stats.colocation.nearest_neighbour_matrix`).
 
 Leslie & Kronenfeld's (2011) quotient of entrants E to manufacturing M is
 
@@ -34,9 +34,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from geo.colocation import nearest_neighbour_matrix
 from geo.errors import ConfigError
-from geo.panel import active_in_year
+from geo.stats.colocation import nearest_neighbour_matrix
+from geo.stats.panel import active_in_year
 
 
 def _test(share: np.ndarray, chosen: np.ndarray, nsim: int,

@@ -14,7 +14,7 @@ distance functions must match (dbmss's ``Kdhat`` calls them):
   FFT, linear interpolation (the coordinates of R < 4.4, ``old.coords = TRUE``).
 
 Summaries of the data (count, sd, quartiles, SJ bins) come from
-:func:`geo.pair_distances.distance_statistics`, so pair distances are never listed.
+:func:`geo.stats.pair_distances.distance_statistics`, so pair distances are never listed.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def nrd0(n: int, sd: float, q25: float | None, q75: float | None, first: float) 
         Standard deviation (n - 1 denominator).
     q25, q75 : float or None
         Quartiles (R ``quantile`` type 7); None when the IQR is known to
-        exceed 1.34 sd (:func:`geo.pair_distances.pair_distance_statistics`),
+        exceed 1.34 sd (:func:`geo.stats.pair_distances.pair_distance_statistics`),
         so that R's ``min(sd, IQR / 1.34)`` is sd.
     first : float
         The sample's first value (R's fallback when sd and IQR are 0).
@@ -198,7 +198,7 @@ def sheather_jones(n: int, sd: float, q25: float, q75: float, width: float,
 
 
 def summary(values: np.ndarray, sj_bins: int = 0) -> dict:
-    """Summarise a listed sample as :func:`geo.pair_distances.distance_statistics` does.
+    """Summarise a listed sample as :func:`geo.stats.pair_distances.distance_statistics` does.
 
     Parameters
     ----------
@@ -233,7 +233,7 @@ def bandwidth(rule: str | float, stats: dict) -> float:
         Rule, or the bandwidth itself.
     stats : dict
         Summary of the sample (:func:`summary` or
-        :func:`geo.pair_distances.distance_statistics`).
+        :func:`geo.stats.pair_distances.distance_statistics`).
 
     Returns
     -------

@@ -34,7 +34,7 @@ import math
 import numba
 import numpy as np
 
-from geo.pairs import (
+from geo.stats.pairs import (
     _FORWARD_X,
     _FORWARD_Y,
     TIES_CEIL,
@@ -45,7 +45,7 @@ from geo.pairs import (
     _grid,
     search_from,
 )
-from geo.threads import run_kernel
+from geo.stats.threads import run_kernel
 
 # ----------------------------------------------------------------- symmetric (Kd)
 
@@ -374,7 +374,7 @@ def ordered_histograms(
     n_pairs : int
         Number of type pairs.
     ties : int
-        Tie rule of :mod:`geo.pairs`.
+        Tie rule of :mod:`geo.stats.pairs`.
     boundary_distance, boundary_cell : ndarray, optional
         Both for spatstat's binned border correction: each site's distance to
         the window boundary and its ``whist`` cell.
@@ -383,7 +383,7 @@ def ordered_histograms(
     -------
     tuple of ndarray
         ``(main, cens)`` of shape ``(len(r), n_pairs, S)`` as
-        :func:`geo.pairs.pair_histograms` with ``BORDER_BINNED`` (``cens``
+        :func:`geo.stats.pairs.pair_histograms` with ``BORDER_BINNED`` (``cens``
         is zero without a border correction).
     """
     r = np.ascontiguousarray(r, float)
@@ -422,7 +422,7 @@ def _m_block(s0, s1, x, y, w, r, tl, col_of, n_cols, ref_ptr, ref_col, ref_u, to
     weight of ``i``'s neighbours within ``r[k]``; ``ratio[k, A, s]`` and
     ``ratio_w[k, A, s]`` add ``1 / (W - w_i)`` and ``w_i / (W - w_i)``, from
     which the denominator of every pair of ``A`` follows. Points with no
-    neighbour within ``r[k]`` leave both sums, as in :func:`geo.mfunction.m_function`.
+    neighbour within ``r[k]`` leave both sums, as in :func:`geo.stats.mfunction.m_function`.
     ``col_of[b + 1]`` is the column of neighbour type ``b``, ``n_cols`` (a
     column dropped) for a type no pair wants: no branch on the labels.
     """

@@ -15,8 +15,8 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from geo.crs import WGS84, frame_to_gcj02
 from geo.errors import InputError, OutputError
+from geo.io.crs import WGS84, frame_to_gcj02
 from geo.io.vector import gdal_message, read_vector, tidy_layer
 from geo.outputs import atomic_path
 from geo.safety import escape_html, protect_text_cells, write_csv, xlsx_text
@@ -398,12 +398,12 @@ def _write_kml(name: str, stem: str, frame: gpd.GeoDataFrame, folder: Path, kmz:
 
     Google Earth shows names and descriptions as HTML, so every value is
     HTML-escaped inside them; GDAL then escapes the whole text for XML.
-    :func:`geo.kml.style_kml` adds every attribute as ``ExtendedData`` and
+    :func:`geo.export.kml.style_kml` adds every attribute as ``ExtendedData`` and
     the map recipe's class styles.
     """
     import zipfile
 
-    from geo.kml import style_kml
+    from geo.export.kml import style_kml
 
     wgs = frame.to_crs(WGS84)
     label = next((c for c in ("name_zh", "name", "zone_id", "firm_id") if c in wgs.columns), None)

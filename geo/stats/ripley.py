@@ -42,7 +42,7 @@ pixel mask; here it is computed exactly from the polygons (it equals spatstat's
 :data:`MAX_EXACT_TRANSLATE_PAIRS` pairs.
 
 Envelopes come from random labelling: the points stay, their types are
-permuted (seeded), and one pass of the pair engine (:mod:`geo.pairs`) serves the
+permuted (seeded), and one pass of the pair engine (:mod:`geo.stats.pairs`) serves the
 observed pattern and every simulation.
 """
 
@@ -56,7 +56,7 @@ import shapely
 from shapely.affinity import translate
 
 from geo.errors import ConfigError
-from geo.pairs import (
+from geo.stats.pairs import (
     BORDER_BINNED,
     BORDER_EXACT,
     ISOTROPIC,
@@ -122,7 +122,7 @@ class Window:
         """Boundary segments ``(x0, y0, x1, y1)``, the interior on their left.
 
         Outer rings run counter-clockwise and holes clockwise, as the
-        isotropic correction (:func:`geo.pairs.circle_inside_angle`) needs.
+        isotropic correction (:func:`geo.stats.pairs.circle_inside_angle`) needs.
         """
         oriented = shapely.orient_polygons(self.geometry)
         rings = shapely.get_rings(shapely.get_parts(oriented))
@@ -448,7 +448,7 @@ def _labels_for(
     of type A or B; each simulation permutes their types. With
     ``relabel="all"``: the pattern is every point and each simulation
     permutes all types over all points (one permutation of the sites per
-    simulation, as :mod:`geo.coagglomeration` draws them for every pair at
+    simulation, as :mod:`geo.stats.coagglomeration` draws them for every pair at
     once). Univariate: the pattern is every point; each simulation draws as
     many A points from all sites.
     """
@@ -537,7 +537,7 @@ def kfunction(
     relabel : {"pair", "all"}
         Cross-type null: permute the A and B labels among the A and B points
         (``"pair"``), or permute every point's type over all points
-        (``"all"``: the null of :mod:`geo.coagglomeration`, which tests many
+        (``"all"``: the null of :mod:`geo.stats.coagglomeration`, which tests many
         pairs with the same permutations).
 
     Returns

@@ -1,7 +1,7 @@
 """Attributes and class styles for KML exports, so Google Earth and QGIS can style them.
 
 GDAL writes each placemark's geometry, name and HTML description
-(:func:`geo.export.export_layers`); :func:`style_kml` then adds
+(:func:`geo.export.layers.export_layers`); :func:`style_kml` then adds
 
 - every attribute as typed ``<ExtendedData>`` (a ``<Schema>`` of
   ``<SimpleField>`` with ``<SimpleData>`` per placemark, as GDAL's KML and

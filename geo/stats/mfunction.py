@@ -23,7 +23,7 @@ points, weights stay with the locations.
 The kernel visits each reference point's neighbours once for the observed
 labelling and every simulation: per point it keeps an ``(n_r, S)`` array of
 neighbour weights, so memory is ``O(n * S)`` for the labels plus
-``O(chunks * n_r * S)``; the threads follow :func:`geo.pairs.run_kernel`.
+``O(chunks * n_r * S)``; the threads follow :func:`geo.stats.pairs.run_kernel`.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ import numba
 import numpy as np
 
 from geo.errors import ConfigError
-from geo.pairs import N_CHUNKS, _grid
-from geo.ripley import FunctionResult, add_envelope
-from geo.threads import run_kernel
+from geo.stats.pairs import N_CHUNKS, _grid
+from geo.stats.ripley import FunctionResult, add_envelope
+from geo.stats.threads import run_kernel
 
 
 @numba.njit(cache=True)
@@ -160,7 +160,7 @@ def m_function(
     seed : int
         Seed of the simulations.
     envelope : {"pointwise", "global"}
-        Envelope type (see :func:`geo.ripley.add_envelope`).
+        Envelope type (see :func:`geo.stats.ripley.add_envelope`).
     nrank : int
         Rank of the envelope bounds.
 

@@ -1,7 +1,7 @@
 """Distance-based analyses of enterprise data: types, windows and the studies ``geo run`` makes.
 
-Glue between firm tables and the point-pattern functions (:mod:`geo.ripley`,
-:mod:`geo.kdensity`, :mod:`geo.mfunction`, :mod:`geo.colocation`), shared by
+Glue between firm tables and the point-pattern functions (:mod:`geo.stats.ripley`,
+:mod:`geo.stats.kdensity`, :mod:`geo.stats.mfunction`, :mod:`geo.stats.colocation`), shared by
 the CLI and ``geo run``. Their tables, readings and plots are in
 :mod:`geo.function_outputs`.
 
@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import WGS84
 from geo.errors import ConfigError
-from geo.industry import FIELDS, GROUPS, normalise_code
-from geo.ripley import FunctionResult, Window
+from geo.io.crs import WGS84
+from geo.io.industry import FIELDS, GROUPS, normalise_code
+from geo.stats.ripley import FunctionResult, Window
 
 
 def type_mask(firms: pd.DataFrame, spec: str, type_column: str | None = None) -> np.ndarray:
@@ -89,7 +89,7 @@ def type_atoms(
     ``a`` and each partner select firms (:func:`type_mask`); a firm's piece
     is the set of selections it falls in (``a`` wins over the partners, as
     in :func:`labelled_types`), and each selection is the union of its
-    pieces. The pair engine of :mod:`geo.coagglomeration` then serves ``a``
+    pieces. The pair engine of :mod:`geo.stats.coagglomeration` then serves ``a``
     with every partner in one pass.
 
     Parameters
@@ -147,7 +147,7 @@ def make_window(
     -------
     Window
     """
-    from geo.zones import load_zones
+    from geo.io.zones import load_zones
 
     if spec == "bbox":
         x0, y0, x1, y1 = firms_projected.total_bounds
@@ -184,7 +184,7 @@ def _pair_studies(frame, x, y, sample, window, pairs: str, statistics: tuple[str
                   nsim: int, seed: int, k_rmax: float, kd_rmax: float, notes: list,
                   neighbours=None) -> dict:
     """Division-pair studies of :func:`run_distance_analyses` (CLQ on every firm)."""
-    from geo.coagglomeration import (
+    from geo.stats.coagglomeration import (
         coagglomeration_clq,
         coagglomeration_cross_l,
         coagglomeration_kd,
@@ -192,7 +192,7 @@ def _pair_studies(frame, x, y, sample, window, pairs: str, statistics: tuple[str
         industry_types,
         resolve_pairs,
     )
-    from geo.ripley import default_r
+    from geo.stats.ripley import default_r
 
     unknown = set(statistics) - set(PAIR_STATISTICS)
     if unknown:
@@ -271,7 +271,7 @@ def run_distance_analyses(
         every firm.
     pairs : str
         Industry pairs by GB/T 4754 division (``manufacturing*producer_services``,
-        ``all`` or a CSV file, see :func:`geo.coagglomeration.resolve_pairs`);
+        ``all`` or a CSV file, see :func:`geo.stats.coagglomeration.resolve_pairs`);
         empty for none.
     pair_statistics : tuple of str
         Statistics of those pairs: ``clq`` (every firm), ``kd``, ``crossk``,
@@ -282,15 +282,15 @@ def run_distance_analyses(
     dict
         ``functions`` (list of FunctionResult), ``colocation`` (DataFrame),
         ``local_clq`` (GeoDataFrame of producer-service firms), ``pair_studies``
-        (statistic -> :class:`geo.coagglomeration.PairStudy`) and ``parameters``.
+        (statistic -> :class:`geo.stats.coagglomeration.PairStudy`) and ``parameters``.
     """
-    from geo.coagglomeration import coagglomeration_cross_l, coagglomeration_kd
-    from geo.colocation import (
+    from geo.stats.coagglomeration import coagglomeration_cross_l, coagglomeration_kd
+    from geo.stats.colocation import (
         colocation_quotients,
         local_colocation_quotient,
         nearest_neighbour_matrix,
     )
-    from geo.ripley import default_r
+    from geo.stats.ripley import default_r
 
     window = make_window("study", firms.to_crs(analysis_crs), analysis_crs, area)
     x_all, y_all, inside = points_in_window(firms, window, analysis_crs)
@@ -396,8 +396,8 @@ def cross_l_by_year(
     list of FunctionResult
         One per year with both types, ``parameters["year"]`` its label.
     """
-    from geo.coagglomeration import coagglomeration_cross_l
-    from geo.ripley import default_r
+    from geo.stats.coagglomeration import coagglomeration_cross_l
+    from geo.stats.ripley import default_r
 
     results = []
     for year, firms in firms_by_year.items():

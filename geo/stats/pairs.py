@@ -30,7 +30,7 @@ statistic at ``r[k]``. *When* a distance ``d`` counts is the tie rule:
     dbmss's rule: from the first ``r`` with ``d**2 <= r**2`` (squares compared).
 
 Every kernel is compiled twice, parallel and serial, and run through
-:func:`geo.threads.run_kernel`, which picks the threads.
+:func:`geo.stats.threads.run_kernel`, which picks the threads.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import math
 import numba
 import numpy as np
 
-from geo.threads import run_kernel
+from geo.stats.threads import run_kernel
 
 N_CHUNKS = 16  # fixed: deterministic summation order on any number of cores
 # a cell and its four forward neighbours: every pair of nearby cells is visited once

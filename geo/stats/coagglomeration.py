@@ -4,16 +4,16 @@ Studies of co-agglomeration ask one question of every pair of industries:
 Duranton & Overman (2005, 2008) the K-density of each pair against
 counterfactuals, Ellison, Glaeser & Kerr (2010) every pair of manufacturing
 industries. Here each statistic is computed for a list of type pairs with one
-pass over the site pairs for all of them (:mod:`geo.typepairs`), so the cost
+pass over the site pairs for all of them (:mod:`geo.stats.typepairs`), so the cost
 hardly grows with the number of pairs.
 
 The counterfactual is the same for every pair and every statistic: the type of
 every firm (with its employment for Kd; M keeps weights with the locations, as
 dbmss's ``RandomLabeling``) is permuted over all sites, one permutation per
 simulation drawn from ``numpy.random.default_rng(seed)`` as
-:func:`geo.kdensity.kd_function`, :func:`geo.ripley.kfunction` (with
-``relabel="all"``), :func:`geo.mfunction.m_function` and
-:func:`geo.colocation.colocation_quotients` draw them. Each pair's result
+:func:`geo.stats.kdensity.kd_function`, :func:`geo.stats.ripley.kfunction` (with
+``relabel="all"``), :func:`geo.stats.mfunction.m_function` and
+:func:`geo.stats.colocation.colocation_quotients` draw them. Each pair's result
 therefore equals the pair-by-pair function with the same seed.
 
 Types are industries at a level of GB/T 4754 (``division`` such as ``C39``,
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import ConfigError
-from geo.ripley import FunctionResult, Window, add_envelope
+from geo.stats.ripley import FunctionResult, Window, add_envelope
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -134,7 +134,7 @@ def industry_types(firms: pd.DataFrame, level: str = "division",
 def _side(firms: pd.DataFrame, types: np.ndarray, spec: str, type_column: str | None,
           where: str) -> list[str]:
     """Types of the firms that ``spec`` selects (a group, field, code prefix or a type)."""
-    from geo.distance import type_mask
+    from geo.stats.distance import type_mask
 
     spec = spec.strip()
     present = types != None  # noqa: E711 (elementwise on an object array)
@@ -226,7 +226,7 @@ def resolve_pairs(
 def _pairs_from_file(path: Path, firms: pd.DataFrame, types: np.ndarray,
                      type_column: str | None) -> list[tuple[str, str]]:
     """Pairs listed in a CSV file (columns ``a`` and ``b``), each cell expanded."""
-    from geo.industry import read_rules_csv
+    from geo.io.industry import read_rules_csv
 
     if not path.is_file():
         raise ConfigError(f"--pairs: no file {path}")
@@ -525,7 +525,7 @@ def coagglomeration_kd(
 ) -> PairStudy:
     """Duranton–Overman K-density of every pair, with global bands, in one pass.
 
-    Each pair's curve is :func:`geo.kdensity.kd_function` (exact estimator)
+    Each pair's curve is :func:`geo.stats.kdensity.kd_function` (exact estimator)
     with the same seed, its own bandwidth (R's rule on the pair's observed
     distances up to ``2 rmax``, as dbmss) and the study's bin width (the
     finest any pair needs, ``min(h / 25, rmax / 2000)``). A pair ``(a, a)``
@@ -546,7 +546,7 @@ def coagglomeration_kd(
     weights : ndarray, optional
         Employment of each site (pair weights are the products).
     rmax, n_r, bandwidth, adjust, nsim, seed, alpha
-        As :func:`geo.kdensity.kd_function`; ``bandwidth`` is ``nrd0``,
+        As :func:`geo.stats.kdensity.kd_function`; ``bandwidth`` is ``nrd0``,
         ``SJ`` or metres.
 
     Returns
@@ -589,7 +589,7 @@ def kd_plan(
         Compute it with :func:`study_block` on ranges of labellings, then
         :func:`combine_blocks` and :meth:`StudyPlan.finish`.
     """
-    from geo.kdensity import FINE_BINS_PER_BANDWIDTH, fine_grid
+    from geo.stats.kdensity import FINE_BINS_PER_BANDWIDTH, fine_grid
 
     x, y = np.asarray(x, float), np.asarray(y, float)
     types = np.asarray(types, dtype=object)
@@ -650,7 +650,7 @@ def kd_plan(
 
 @numba.njit(cache=True)
 def _smooth(hist, step, h, r):
-    """:func:`geo.kdensity.smooth_histogram` before dividing by the total, column by column.
+    """:func:`geo.stats.kdensity.smooth_histogram` before dividing by the total, column by column.
 
     A matrix product (BLAS) may sum in an order that depends on the number
     of columns; here every output adds its bins in their order, so a
@@ -672,7 +672,7 @@ def _smooth(hist, step, h, r):
 
 def _kd_block(study: StudyPlan, start: int, stop: int) -> np.ndarray:
     """Kd curves of labellings ``start..stop-1`` (NaN for pairs without a bandwidth)."""
-    from geo.typepairs import symmetric_histograms
+    from geo.stats.typepairs import symmetric_histograms
 
     o = study.options
     plan = study.composition
@@ -739,11 +739,11 @@ def _kd_bandwidths(x, y, plan: _Composition, bandwidth, rmax: float) -> tuple[np
 
     One distance pass serves every requested pair, composite ones included
     (their sums are those of their base pairs); a second only where the
-    quartiles may change the bandwidth (:mod:`geo.pair_distances`).
+    quartiles may change the bandwidth (:mod:`geo.stats.pair_distances`).
     """
-    from geo.bandwidths import bandwidth as rule_bandwidth
-    from geo.kdensity import SJ_BINS
-    from geo.pair_distances import pair_distance_statistics
+    from geo.stats.bandwidths import bandwidth as rule_bandwidth
+    from geo.stats.kdensity import SJ_BINS
+    from geo.stats.pair_distances import pair_distance_statistics
 
     n_pairs = len(plan.parts)
     if not isinstance(bandwidth, str):
@@ -758,7 +758,7 @@ def _kd_bandwidths(x, y, plan: _Composition, bandwidth, rmax: float) -> tuple[np
 def _kd_result(r: np.ndarray, curves: np.ndarray, a: str, b: str | None, n_a: int,
                n_b: int | None, alpha: float, parameters: dict) -> FunctionResult:
     """One pair's Kd with its global bands, Gamma and Psi (as :func:`kd_function` returns)."""
-    from geo.kdensity import global_bands, localisation
+    from geo.stats.kdensity import global_bands, localisation
 
     nsim = curves.shape[1] - 1
     result = FunctionResult(
@@ -809,7 +809,7 @@ def coagglomeration_cross_l(
 ) -> PairStudy:
     """Cross-type L function of every ordered pair (reference a, neighbour b) in one pass.
 
-    Each pair's curve equals :func:`geo.ripley.kfunction` with ``fun="L"``,
+    Each pair's curve equals :func:`geo.stats.ripley.kfunction` with ``fun="L"``,
     ``relabel="all"`` and the same seed: spatstat's ``Lcross`` estimator
     (``border``: its binned reduced sample; or ``none``) with ties as spatstat.
 
@@ -830,7 +830,7 @@ def coagglomeration_cross_l(
     correction : {"border", "none"}
         Edge correction.
     nsim, seed, envelope, nrank
-        As :func:`geo.ripley.kfunction`.
+        As :func:`geo.stats.ripley.kfunction`.
 
     Returns
     -------
@@ -872,7 +872,7 @@ def cross_l_plan(
         Compute it with :func:`study_block`, :func:`combine_blocks` and
         :meth:`StudyPlan.finish`.
     """
-    from geo.ripley import _check, _whist_cells
+    from geo.stats.ripley import _check, _whist_cells
 
     if correction not in ("border", "none"):
         raise ConfigError(f"correction '{correction}' for many pairs: use border or none "
@@ -903,9 +903,9 @@ def cross_l_plan(
 
 def _cross_l_block(study: StudyPlan, start: int, stop: int) -> np.ndarray:
     """Cross-L curves of labellings ``start..stop-1``."""
-    from geo.pairs import TIES_LEFT
-    from geo.ripley import _reduced_sample
-    from geo.typepairs import ordered_histograms
+    from geo.stats.pairs import TIES_LEFT
+    from geo.stats.ripley import _reduced_sample
+    from geo.stats.typepairs import ordered_histograms
 
     o, plan, r = study.options, study.composition, study.r
     n_types, n_r, width = len(plan.names), len(r), stop - start
@@ -996,7 +996,7 @@ def coagglomeration_m(
 ) -> PairStudy:
     """Marcon–Puech M of every (reference a, neighbour b) pair in one pass.
 
-    Each pair's curve equals :func:`geo.mfunction.m_function` with the same
+    Each pair's curve equals :func:`geo.stats.mfunction.m_function` with the same
     seed (types permuted over the sites, weights staying with the locations).
 
     Parameters
@@ -1014,7 +1014,7 @@ def coagglomeration_m(
     r : ndarray
         Increasing distances from 0.
     nsim, seed, envelope, nrank
-        As :func:`geo.mfunction.m_function`.
+        As :func:`geo.stats.mfunction.m_function`.
 
     Returns
     -------
@@ -1073,7 +1073,7 @@ def m_plan(
 
 def _m_block(study: StudyPlan, start: int, stop: int) -> np.ndarray:
     """M curves of labellings ``start..stop-1``."""
-    from geo.typepairs import m_sums
+    from geo.stats.typepairs import m_sums
 
     o, plan = study.options, study.composition
     n_types, w, width = len(plan.names), o["w"], stop - start
@@ -1151,7 +1151,7 @@ def coagglomeration_clq(
     """Co-location quotients of every ordered pair, all from the same permutations.
 
     Every firm keeps its type (firms in no pair are ``other``), so each
-    quotient is :func:`geo.colocation.colocation_quotients` over all firms.
+    quotient is :func:`geo.stats.colocation.colocation_quotients` over all firms.
 
     Parameters
     ----------
@@ -1165,15 +1165,15 @@ def coagglomeration_clq(
         Permutations and their seed.
     neighbours : optional
         The sites' nearest-neighbour matrix
-        (:func:`geo.colocation.nearest_neighbour_matrix`), when the caller has it.
+        (:func:`geo.stats.colocation.nearest_neighbour_matrix`), when the caller has it.
 
     Returns
     -------
     PairStudy
-        Table as :class:`geo.colocation.CLQResult` plus ``significant``
+        Table as :class:`geo.stats.colocation.CLQResult` plus ``significant``
         (p_colocation <= 0.05 and CLQ > 1); the global CLQ in the parameters.
     """
-    from geo.colocation import colocation_quotients
+    from geo.stats.colocation import colocation_quotients
 
     types = np.asarray(types, dtype=object)
     _check_sites(np.asarray(x), np.asarray(y), types, nsim)

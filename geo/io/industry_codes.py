@@ -48,7 +48,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from geo.industry import load_divisions, load_sections
+from geo.io.industry import load_divisions, load_sections
 from geo.resources import package_data
 
 # Register fields that hold industry information, coarse to fine, with their level.

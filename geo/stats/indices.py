@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import ConfigError, InputError
-from geo.industry import (
+from geo.io.industry import (
     label,
     load_divisions,
     load_sections,
@@ -691,7 +691,7 @@ def zonal_indices(
     Parameters
     ----------
     firms : GeoDataFrame
-        Normalised firms (:func:`geo.firms.normalise_firms` or the seed
+        Normalised firms (:func:`geo.io.firms.normalise_firms` or the seed
         population): ``industry_code``, ``division``, ``group``, ``field``,
         ``high_tech``, optional ``employees``.
     zones : GeoDataFrame
@@ -715,8 +715,8 @@ def zonal_indices(
     -------
     ZonalResult
     """
-    from geo.crs import DEFAULT_ANALYSIS_CRS
-    from geo.zones import assign_points
+    from geo.io.crs import DEFAULT_ANALYSIS_CRS
+    from geo.io.zones import assign_points
 
     crs = analysis_crs or DEFAULT_ANALYSIS_CRS
     scheme = scheme if isinstance(scheme, Scheme) else load_scheme(scheme)
