@@ -27,7 +27,6 @@ from geo.errors import ConfigError
 from geo.io.seed import generate_firms
 from geo.stats import threads
 from geo.stats.coagglomeration import (
-    _labellings,
     coagglomeration_cross_l,
     coagglomeration_kd,
     coagglomeration_m,
@@ -40,6 +39,7 @@ from geo.stats.coagglomeration import (
     simulation_blocks,
     study_block,
 )
+from geo.stats.coagglomeration.study import _labellings
 from geo.stats.distance import type_atoms
 from geo.stats.ripley import Window, default_r
 
