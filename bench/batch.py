@@ -60,7 +60,7 @@ def zonal_task(firms, layer: str):
     """Every zonal measure of ``firms`` over one zone layer (one Dask task)."""
     from geo.io.crs import DEFAULT_ANALYSIS_CRS
     from geo.io.zones import assign_points, load_zones
-    from geo.stats.indices import zonal_indices
+    from geo.stats.zonal import zonal_indices
 
     zones = load_zones(layer, area=study_area(load_layer("districts")))
     zone_of = assign_points(firms.to_crs(DEFAULT_ANALYSIS_CRS), zones.to_crs(DEFAULT_ANALYSIS_CRS))

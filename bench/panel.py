@@ -17,8 +17,8 @@ import numpy as np
 from geo.io.crs import DEFAULT_ANALYSIS_CRS
 from geo.io.seed import generate_firms
 from geo.io.zones import assign_points, load_layer, load_zones, study_area
-from geo.stats.indices import load_scheme
 from geo.stats.panel import panel_by_year, parse_years
+from geo.stats.schemes import load_scheme
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ def one(n: int, stability: bool) -> dict:
     from geo.siting.access import two_step_fca
     from geo.siting.study import SiteOptions, site_zones
     from geo.stats.clusters import cluster_areas
-    from geo.stats.indices import firm_weights
+    from geo.stats.zonal import firm_weights
 
     config = RunConfig()
     started = time.perf_counter()

@@ -17,7 +17,7 @@ import time
 from geo.io.crs import DEFAULT_ANALYSIS_CRS
 from geo.io.seed import generate_firms
 from geo.io.zones import assign_points, load_layer, load_zones, study_area
-from geo.stats.indices import zonal_indices
+from geo.stats.zonal import zonal_indices
 
 
 def peak_mib() -> float:

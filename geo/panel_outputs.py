@@ -162,7 +162,7 @@ def panel_layers(panel: Panel, zones: dict) -> dict:
     """Map layers of a panel: each year's indices, and the change, of every zone layer.
 
     ``<layer>_<year>`` is the zone layer with that year's indices (the columns
-    of :attr:`geo.stats.indices.ZonalResult.zones`) for the districts and platforms;
+    of :attr:`geo.stats.zonal.ZonalResult.zones`) for the districts and platforms;
     ``<layer>_change`` has the change from the first to the last year
     (``d_quality``, ``p_quality``, ``d_level``, ``d_lq_*``, ``rank_change``,
     ``significant`` = ``p_quality`` <= 0.05 and ``n_firms`` of the last year);

@@ -23,7 +23,6 @@ from geo.io.zones import assign_points
 from geo.stats.clusters import cluster_areas
 from geo.stats.distance import cross_l_by_year
 from geo.stats.entrants import entrant_colocation
-from geo.stats.indices import Scheme
 from geo.stats.panel import (
     Panel,
     Snapshot,
@@ -32,6 +31,7 @@ from geo.stats.panel import (
     match_clusters,
     panel_by_year,
 )
+from geo.stats.schemes import Scheme
 
 ENTRANT_LAYERS = ("districts", "platforms")
 

@@ -61,8 +61,9 @@ from geo.stats.clusters import cluster_areas
 from geo.stats.density import density_layers
 from geo.stats.distance import PAIR_STATISTICS, run_distance_analyses
 from geo.stats.hotspots import HOTSPOT_CELLS, HOTSPOT_RULES, grid_cluster_statistics
-from geo.stats.indices import ZonalResult, load_scheme, result_tables, zonal_indices
 from geo.stats.panel import Panel, parse_years
+from geo.stats.schemes import load_scheme
+from geo.stats.zonal import ZonalResult, result_tables, zonal_indices
 
 SYNTHETIC_NOTE_ZH = "合成数据：企业为模拟生成，非真实登记信息"
 SYNTHETIC_NOTE_EN = "Synthetic data: the enterprises are simulated, not a real register"

@@ -24,11 +24,11 @@ from geo.stats.indices import (
     ellison_glaeser_coagglomeration,
     herfindahl,
     hoover,
-    load_scheme,
     location_quotient,
     locational_gini,
-    zonal_indices,
 )
+from geo.stats.schemes import load_scheme
+from geo.stats.zonal import zonal_indices
 
 # ---------------------------------------------------------------------------
 # Published worked examples

@@ -16,8 +16,9 @@ from geo.function_outputs import read_function_table
 from geo.io.seed import generate_firms
 from geo.io.zones import assign_points, load_layer
 from geo.pipeline import RunConfig, run
-from geo.stats.indices import load_scheme, zonal_indices
 from geo.stats.panel import Snapshot, active_in_year, build_panel, change_test, parse_years
+from geo.stats.schemes import load_scheme
+from geo.stats.zonal import zonal_indices
 
 
 def test_active_means_founded_by_the_year_and_not_closed_before_it():

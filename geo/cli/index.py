@@ -118,7 +118,8 @@ def index_zonal(
     from geo.io.crs import parse_coord_system
     from geo.io.zones import assign_points, load_layer, load_zones, study_area
     from geo.outputs import check_output_files
-    from geo.stats.indices import load_scheme, result_tables, zonal_indices
+    from geo.stats.schemes import load_scheme
+    from geo.stats.zonal import result_tables, zonal_indices
 
     if out.suffix.lower() not in TABLE_FORMATS:
         raise ConfigError(f"--out must end in {', '.join(TABLE_FORMATS)}, got '{out.name}'")

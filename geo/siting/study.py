@@ -44,7 +44,8 @@ from geo.io.industry import FIELDS, label
 from geo.io.zones import assign_points, study_area
 from geo.siting.access import DECAYS, sums_within, two_step_fca
 from geo.siting.locate import covers, maximal_covering, p_median
-from geo.stats.indices import coagglomeration_lq, firm_weights, location_quotient
+from geo.stats.indices import coagglomeration_lq, location_quotient
+from geo.stats.zonal import firm_weights
 
 METHODS = ("mclp", "p-median")
 MASKS = ("none", "platforms", "towns", "platforms+towns", "built-up")

@@ -2,8 +2,9 @@
 
 Reads only :mod:`geo.io` and the shared foundations; writes no files.
 
-- zonal indices: :mod:`geo.stats.indices` (location quotients, Ellison–Glaeser,
-  co-agglomeration);
+- zonal indices: :mod:`geo.stats.indices` (the formulas: location quotients,
+  Ellison–Glaeser, co-agglomeration), :mod:`geo.stats.schemes` (grouping
+  schemes) and :mod:`geo.stats.zonal` (every index of a zone layer);
 - the pair engine: :mod:`geo.stats.pairs` (one pass over point pairs for many
   labellings), :mod:`geo.stats.typepairs` (many industry pairs at once),
   :mod:`geo.stats.pair_distances` (distance summaries for bandwidths) and

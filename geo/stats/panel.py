@@ -2,7 +2,7 @@
 
 A firm is *active in year Y* when it was founded in or before Y and not closed
 before Y (:func:`active_in_year`). A panel computes every zonal index for the
-firms active in each year (the same :func:`geo.stats.indices.zonal_indices` as a
+firms active in each year (the same :func:`geo.stats.zonal.zonal_indices` as a
 single run, so each year's numbers are those a run on that year's firms gives).
 
 Change between two years is tested by random relabelling (:func:`change_test`):
@@ -23,15 +23,9 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import ConfigError
-from geo.stats.indices import (
-    Scheme,
-    ZonalResult,
-    coagglomeration_lq,
-    firm_weights,
-    location_quotient,
-    result_tables,
-    zonal_indices,
-)
+from geo.stats.indices import coagglomeration_lq, location_quotient
+from geo.stats.schemes import Scheme
+from geo.stats.zonal import ZonalResult, firm_weights, result_tables, zonal_indices
 
 CHANGE_STATISTICS = ("lq_a", "lq_b", "quality", "level")
 
@@ -193,7 +187,7 @@ def _coagg(zone: np.ndarray, w: np.ndarray, a: np.ndarray, b: np.ndarray,
            n_zones: int) -> np.ndarray:
     """LQ of groups a and b, C and C' per zone (rows: CHANGE_STATISTICS) of one snapshot.
 
-    As :func:`geo.stats.indices.zonal_indices` computes them: the reference is every
+    As :func:`geo.stats.zonal.zonal_indices` computes them: the reference is every
     firm of the snapshot, inside a zone or not.
     """
     inside = zone >= 0
