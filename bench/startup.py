@@ -49,10 +49,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 import matplotlib
 from geo.maps.fontcache import cached_font_subsets
-from geo.maps.static import _font_rc, find_cjk_font
+from geo.maps.fonts import find_cjk_font, font_rc
 if find_cjk_font() is None:
     print("nan"); sys.exit()
-with matplotlib.rc_context(_font_rc("zh")):
+with matplotlib.rc_context(font_rc("zh")):
     figure = Figure(figsize=(4, 3))
     FigureCanvasAgg(figure)
     figure.text(0.1, 0.8, "杭州市两业协同集聚", fontsize=14, fontweight="bold")

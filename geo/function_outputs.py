@@ -328,7 +328,7 @@ def plot_function(
     label (L in km, K in km², Kd per km, M a ratio). The title names the
     function and the types in ``lang``; under the plot, the reading of
     :func:`function_reading`. Chinese needs a CJK font
-    (:func:`geo.maps.static.find_cjk_font`); without one the plot is drawn
+    (:func:`geo.maps.fonts.find_cjk_font`); without one the plot is drawn
     in English rather than with empty boxes.
 
     Parameters
@@ -381,7 +381,7 @@ def _function_figure(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from geo.maps.static import find_cjk_font, wrap_text
+    from geo.maps.fonts import find_cjk_font, wrap_text
 
     cjk = find_cjk_font()
     if lang == "zh" and cjk is None:

@@ -150,7 +150,7 @@ def plot_pair_matrix(study: PairStudy, path: str | Path, synthetic: bool = False
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from geo.maps.static import find_cjk_font
+    from geo.maps.fonts import find_cjk_font
 
     cjk = find_cjk_font()
     if lang == "zh" and cjk is None:

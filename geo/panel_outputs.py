@@ -72,7 +72,7 @@ def plot_trend(wide, years: list[str], path: Path, *, layer: str, synthetic: boo
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from geo.maps.static import find_cjk_font
+    from geo.maps.fonts import find_cjk_font
 
     cjk = find_cjk_font()
     if lang == "zh" and cjk is None:
@@ -115,7 +115,7 @@ def plot_functions_by_year(results: list, path: Path, *, synthetic: bool, lang: 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from geo.maps.static import find_cjk_font, wrap_text
+    from geo.maps.fonts import find_cjk_font, wrap_text
 
     cjk = find_cjk_font()
     if lang == "zh" and cjk is None:

@@ -49,7 +49,8 @@ from geo.maps import (
 )
 from geo.maps.basemaps import basemap as describe_basemap
 from geo.maps.extent import parse_extent
-from geo.maps.static import find_cjk_font, write_static_maps
+from geo.maps.fonts import find_cjk_font
+from geo.maps.static import write_static_maps
 from geo.maps.styles import write_layer_styles
 from geo.outputs import atomic_folder, atomic_path, check_output_folder
 from geo.pair_outputs import write_pair_study

@@ -16,7 +16,7 @@ from geo.function_outputs import (
     type_label,
     write_function_table,
 )
-from geo.maps.static import find_cjk_font
+from geo.maps.fonts import find_cjk_font
 from geo.stats.ripley import FunctionResult
 
 needs_cjk = pytest.mark.skipif(find_cjk_font() is None, reason="no font with Chinese glyphs")
@@ -127,7 +127,7 @@ def test_english_plot_has_title_units_and_reading():
 
 
 def test_without_a_chinese_font_the_plot_is_english(monkeypatch):
-    monkeypatch.setattr("geo.maps.static.find_cjk_font", lambda: None)
+    monkeypatch.setattr("geo.maps.fonts.find_cjk_font", lambda: None)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=GLYPH_MISSING)
         texts, xlabel, _ = _texts(function_figure(_lcross(), lang="zh"))

@@ -323,7 +323,7 @@ def test_charts_without_a_chinese_font_name_zones_in_english(pack, monkeypatch):
     only_chinese = platforms.index[0]
     platforms.loc[only_chinese, "name_en"] = platforms.loc[only_chinese, "name_zh"]
     table = zone_table(data, "platforms", "zh")
-    monkeypatch.setattr("geo.maps.static.find_cjk_font", lambda: None)
+    monkeypatch.setattr("geo.maps.fonts.find_cjk_font", lambda: None)
     names = zone_names(data, table, "en")
     english = platforms.set_index("zone_id")["name_en"]
     zone = platforms.at[only_chinese, "zone_id"]

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from geo.maps import fontcache
 from geo.maps.fontcache import cached_font_subsets
-from geo.maps.static import _font_rc, find_cjk_font
+from geo.maps.fonts import find_cjk_font, font_rc
 from geo.resources import cache_dir
 
 # imported where they are used (hot spots, static maps, other map schemes)
@@ -43,7 +43,7 @@ def test_classing_the_default_recipe_does_not_import_mapclassify():
 
 def _page_pdf(path, lang):
     """A small page with bold and regular text (Chinese when a CJK font is installed)."""
-    with matplotlib.rc_context(_font_rc(lang)):
+    with matplotlib.rc_context(font_rc(lang)):
         figure = Figure(figsize=(3, 2))
         FigureCanvasAgg(figure)
         if lang == "zh":
@@ -97,7 +97,7 @@ def test_cache_keeps_the_most_recently_used_entries(tmp_path, monkeypatch):
     monkeypatch.setattr(fontcache, "MAX_ENTRIES", 2)
     folder = tmp_path / "cache"
     for i, text in enumerate(("abc", "def", "ghi", "jkl")):
-        with matplotlib.rc_context(_font_rc("en")), cached_font_subsets(folder):
+        with matplotlib.rc_context(font_rc("en")), cached_font_subsets(folder):
             figure = Figure(figsize=(2, 1))
             FigureCanvasAgg(figure)
             figure.text(0.1, 0.5, text)

@@ -14,18 +14,12 @@ from PIL import Image
 
 from geo.errors import ConfigError
 from geo.io.zones import load_layer
-from geo.maps import SYNTHETIC_NOTE, classify_values, color_ramp, load_recipe
-from geo.maps import static as static_maps
+from geo.maps import SYNTHETIC_NOTE, classify_values, color_ramp, fonts, load_recipe
 from geo.maps.extent import core_extent, parse_extent
+from geo.maps.fonts import find_cjk_font
+from geo.maps.furniture import corner_ink
 from geo.maps.sources import source_note
-from geo.maps.static import (
-    DPI,
-    FIGSIZE,
-    corner_ink,
-    find_cjk_font,
-    static_map_figures,
-    write_static_maps,
-)
+from geo.maps.static import DPI, FIGSIZE, static_map_figures, write_static_maps
 
 needs_cjk = pytest.mark.skipif(
     find_cjk_font() is None,
@@ -143,13 +137,13 @@ def test_chinese_title_and_labels_are_drawn(layers, recipe):
 
 def test_missing_glyphs_would_be_caught(monkeypatch, layers, recipe):
     # The checks above are only worth something if a Latin-only font does warn.
-    monkeypatch.setattr(static_maps, "find_cjk_font", lambda: "DejaVu Sans")
+    monkeypatch.setattr(fonts, "find_cjk_font", lambda: "DejaVu Sans")
     with pytest.warns(UserWarning, match=GLYPH_MISSING):
         _pixels(static_map_figures({"districts": layers["districts"]}, recipe)["map_clusters"])
 
 
 def test_no_chinese_font_is_a_clear_error(monkeypatch, tmp_path, layers, recipe):
-    monkeypatch.setattr(static_maps, "find_cjk_font", lambda: None)
+    monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)
     with pytest.raises(ConfigError, match="fonts-noto-cjk") as error:
         write_static_maps(layers, recipe, tmp_path / "zh", lang="zh")
     assert "--lang en" in str(error.value)

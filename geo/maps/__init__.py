@@ -7,7 +7,9 @@
 - :mod:`geo.maps.web`: the interactive web map (folium/Leaflet);
 - :mod:`geo.maps.basemaps`: tile basemaps and their datums (WGS84, GCJ-02);
 - :mod:`geo.maps.offline`: self-contained pages (scripts and styles inlined);
-- :mod:`geo.maps.static`: static report maps (PNG and PDF, matplotlib);
+- :mod:`geo.maps.static`: static report maps (PNG and PDF, matplotlib), with
+  :mod:`geo.maps.fonts` (a font with Chinese glyphs, text wrapping) and
+  :mod:`geo.maps.furniture` (north arrow, scale bar, inset);
 - :mod:`geo.maps.fontcache`: on-disk cache of the font subsets embedded in PDFs;
 - :mod:`geo.maps.styles`: QGIS layer styles stored in GeoPackages.
 

@@ -24,11 +24,7 @@ the corner of the map with the least drawn data, the inset to the next one.
 from __future__ import annotations
 
 import math
-import re
-import shutil
-import subprocess
 import textwrap
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +38,8 @@ from geo.errors import ConfigError
 from geo.io.crs import DEFAULT_ANALYSIS_CRS, WGS84
 from geo.maps.extent import Extent, layers_city, layers_core, parse_extent
 from geo.maps.fontcache import cached_font_subsets
+from geo.maps.fonts import font_rc, wrap_text
+from geo.maps.furniture import add_furniture
 from geo.maps.recipe import (
     SYNTHETIC_NOTE,
     SYNTHETIC_TITLE,
@@ -56,7 +54,6 @@ from geo.maps.sources import source_note
 from geo.outputs import atomic_path
 
 if TYPE_CHECKING:
-    from matplotlib import font_manager
     from matplotlib.artist import Artist
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -69,21 +66,6 @@ if TYPE_CHECKING:
 FIGSIZE = (8.0, 8.0)  # inches
 DPI = 300  # PNG pixels: FIGSIZE x DPI = 2400 x 2400
 
-# Fonts with Simplified Chinese glyphs, best first.
-CJK_FAMILIES = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "Source Han Sans CN",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "SimHei",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "Heiti SC",
-)
-# Bundled with matplotlib, so always present: Latin glyphs and the fallback.
-_LATIN_FAMILY = "DejaVu Sans"
 
 # Polygon layers of the cluster map, bottom to top (the enterprises lie under them all);
 # proposed zones (siting) go on top so they stay visible.
@@ -100,84 +82,15 @@ _GAP = 0.01  # figure fraction between stacked blocks
 _NOTE_COLUMNS = 190  # width of a source-note line in Latin characters at its font size
 # Every class outline: keeps the palest class (#f7fcf5) visible on white paper.
 _CLASS_EDGE = "#8a8a8a"
-
 _INSET_BELOW = 0.9  # an inset is drawn when the map shows less than this of the city
-_INSET_WIDTH = 0.26  # axes fraction
-_CORNERS = ("lower left", "lower right", "upper left", "upper right")
-
-def find_cjk_font() -> str | None:
-    """Find an installed font family with Simplified Chinese glyphs.
-
-    Families of ``CJK_FAMILIES`` come first. Fonts that fontconfig knows
-    (``fc-list :lang=zh``) but matplotlib's font cache does not, because they
-    were installed after the cache was built, are added to matplotlib's font
-    manager first.
-
-    Returns
-    -------
-    str or None
-        The family name, or ``None`` when no such font is installed.
-
-    Examples
-    --------
-    >>> find_cjk_font()  # doctest: +SKIP
-    'Noto Sans CJK SC'
-    """
-    from matplotlib import font_manager
-
-    manager = font_manager.fontManager
-    family = _preferred_family(manager)
-    if family:
-        return family
-    fontconfig = _fontconfig_chinese_fonts()
-    known = {font.fname for font in manager.ttflist}
-    for path in fontconfig.keys() - known:
-        try:
-            manager.addfont(path)
-        except (OSError, RuntimeError, ValueError):
-            continue  # formats FreeType in matplotlib cannot read (bitmap fonts)
-    names = {font.name for font in manager.ttflist}
-    return _preferred_family(manager) or next(
-        (name for name in fontconfig.values() if name in names), None
-    )
 
 
-def _preferred_family(manager: font_manager.FontManager) -> str | None:
-    names = {font.name for font in manager.ttflist}
-    return next((family for family in CJK_FAMILIES if family in names), None)
 
 
-def _fontconfig_chinese_fonts() -> dict[str, str]:
-    """Font files fontconfig says cover Chinese, with their first family name."""
-    fc_list = shutil.which("fc-list")
-    if not fc_list:
-        return {}
-    try:
-        listing = subprocess.run(
-            [fc_list, "--format", "%{file}\t%{family[0]}\n", ":lang=zh"],
-            capture_output=True, text=True, timeout=30, check=False,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    rows = (line.split("\t", 1) for line in listing.splitlines() if "\t" in line)
-    return {path: family for path, family in rows}
 
 
-def _font_rc(lang: Lang) -> dict[str, object]:
-    """Matplotlib settings for the maps' text; raises if Chinese cannot be drawn."""
-    cjk = find_cjk_font()
-    if cjk is None and lang == "zh":
-        raise ConfigError(
-            "no font with Chinese glyphs is installed, so the Chinese static maps cannot be "
-            "drawn: install one (Debian/Ubuntu: apt-get install fonts-noto-cjk; Fedora: "
-            "google-noto-sans-cjk-fonts) or draw English maps with --lang en"
-        )
-    if lang == "zh":
-        families = [cjk, _LATIN_FAMILY]
-    else:  # English text; a CJK font, if any, draws Chinese names in the sources
-        families = [_LATIN_FAMILY, *([cjk] if cjk else [])]
-    # Type 42 embeds (subset) TrueType outlines: the PDF's text stays text in editors.
-    return {"font.family": families, "pdf.fonttype": 42, "axes.unicode_minus": False}
+
+
 
 
 def write_static_maps(
@@ -262,7 +175,7 @@ def write_static_maps(
     paths = []
     # the PDFs' font subsets come from the on-disk cache when it has them (~1 s per
     # CJK font and file otherwise); the files are the same either way
-    with matplotlib.rc_context(_font_rc(lang)), cached_font_subsets():
+    with matplotlib.rc_context(font_rc(lang)), cached_font_subsets():
         for stem, figure in figures.items():
             for kind in ("png", "pdf"):
                 path = Path(folder) / f"{stem}.{kind}"
@@ -316,7 +229,7 @@ def static_map_figures(
     suffix = SYNTHETIC_TITLE[lang] if synthetic else ""
     heading = title.strip() if title and title.strip() else None
     frame = _frame(present, crs, wanted)
-    with matplotlib.rc_context(_font_rc(lang)):
+    with matplotlib.rc_context(font_rc(lang)):
         figures = {
             "map_clusters": _cluster_map(
                 present, recipe, crs, (heading or recipe.title(lang)) + suffix, notes,
@@ -411,46 +324,6 @@ def _coagglomeration_spec(
     )
 
 
-def wrap_text(text: str, columns: int) -> list[str]:
-    """Wrap text to lines of ``columns`` Latin-character widths; CJK characters count double.
-
-    Latin text breaks between words, Chinese between any two characters;
-    nothing is cut off.
-
-    Parameters
-    ----------
-    text : str
-        The text.
-    columns : int
-        Width of a line, in Latin characters.
-
-    Returns
-    -------
-    list of str
-
-    Examples
-    --------
-    >>> wrap_text("Sources: a b c", 10)
-    ['Sources: a', 'b c']
-    """
-    lines, line, width = [], "", 0
-    # a CJK character, or a Latin word with the spaces after it
-    for token in re.findall(r"[\u2e80-\u9fff\uf900-\uffef]|[^\s\u2e80-\u9fff\uf900-\uffef]+\s*"
-                            r"|\s+", text):
-        size = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in token)
-        if line and width + size - (len(token) - len(token.rstrip())) > columns:
-            lines.append(line.rstrip())
-            line, width = "", 0
-            token = token.lstrip()
-        while size > columns:  # a word longer than a line (a URL, a path): split it
-            lines.append(token[:columns])
-            token = token[columns:]
-            size = len(token)
-        line += token
-        width += size
-    if line.strip():
-        lines.append(line.rstrip())
-    return lines
 
 
 def _source_lines(sentences: list[str], crs: pyproj.CRS, lang: Lang) -> list[str]:
@@ -604,176 +477,18 @@ def _firm_classes(firms: gpd.GeoDataFrame, style: LayerStyle) -> list[tuple[Cate
     return [(category, mask) for category, mask in pairs if mask.any()]
 
 
-def _north_arrow(axes: Axes, corner: str, to_geographic: pyproj.Transformer,
-                 from_geographic: pyproj.Transformer) -> None:
-    """Arrow to true north (grid north differs by the convergence), in ``corner``.
-
-    In a lower corner it stands above the scale bar, in an upper one below the
-    map's edge with the scale bar under it (:func:`_scale_bar`).
-    """
-    from matplotlib import patheffects
-    from matplotlib.transforms import offset_copy
-
-    x0, x1 = axes.get_xlim()
-    y0, y1 = axes.get_ylim()
-    lon, lat = to_geographic.transform((x0 + x1) / 2, (y0 + y1) / 2)
-    north = from_geographic.transform(lon, lat + 0.01)
-    angle = math.atan2(north[0] - (x0 + x1) / 2, north[1] - (y0 + y1) / 2)
-    length = 22  # points
-    left, lower = corner.endswith("left"), corner.startswith("lower")
-    # tip: 18 pt in from the side, 62 pt above the bottom or 16 pt below the top
-    tip = offset_copy(axes.transAxes, fig=axes.figure, x=18 if left else -18,
-                      y=62 if lower else -16, units="points")
-    xy = (0.0 if left else 1.0, 0.0 if lower else 1.0)
-    axes.annotate(
-        "", xy=xy, xycoords=tip,
-        xytext=(-length * math.sin(angle), -length * math.cos(angle)), textcoords="offset points",
-        arrowprops={"arrowstyle": "-|>,head_length=0.6,head_width=0.3", "color": "black",
-                    "linewidth": 1.5},
-        zorder=11,
-    )
-    axes.annotate("N", xy=xy, xycoords=tip, xytext=(0, 3), textcoords="offset points",
-                  ha="center", va="bottom", fontsize=9, fontweight="bold", zorder=11,
-                  gid="north", path_effects=[patheffects.withStroke(linewidth=2,
-                                                                    foreground="white")])
 
 
-def _scale_bar(axes: Axes, corner: str, to_geographic: pyproj.Transformer) -> None:
-    """Scale bar of a round length, about a quarter of the map wide, in ``corner``."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.transforms import offset_copy
-    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
-
-    x0, x1 = axes.get_xlim()
-    y0, y1 = axes.get_ylim()
-    span = (x1 - x0) / 4
-    left, lower = corner.endswith("left"), corner.startswith("lower")
-    # Measure the span on the ellipsoid next to the bar, so the bar is true in any
-    # projection (web mercator stretches 15 % at 30° N, and 1 % per degree of latitude).
-    start = x0 if left else x1 - span
-    row = y0 + 0.03 * (y1 - y0) if lower else y1 - 0.12 * (y1 - y0)
-    lon, lat = to_geographic.transform([start, start + span], [row, row])
-    ground = pyproj.Geod(ellps="WGS84").inv(lon[0], lat[0], lon[1], lat[1])[2]
-    step = 10 ** math.floor(math.log10(ground))
-    metres = max(m * step for m in (1, 2, 5) if m * step <= ground)
-    label = f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
-    # in an upper corner the north arrow is above the bar: anchor the bar 44 pt lower
-    anchor = {} if lower else {
-        "bbox_to_anchor": (0.0 if left else 1.0, 1.0),
-        "bbox_transform": offset_copy(axes.transAxes, fig=axes.figure, y=-44, units="points"),
-    }
-    bar = AnchoredSizeBar(
-        axes.transData, metres * span / ground, label, loc=corner, pad=0.4,
-        borderpad=0.8, sep=3, frameon=True, size_vertical=(y1 - y0) / 180, color="black",
-        fontproperties=FontProperties(size=7), **anchor,
-    )
-    bar.patch.set_alpha(0.8)
-    bar.patch.set_edgecolor("none")
-    bar.set_gid("scale_bar")
-    bar.set_zorder(11)
-    axes.add_artist(bar)
 
 
-def _corner_box(corner: str, width: float, height: float) -> tuple[float, float, float, float]:
-    """``(x0, y0, x1, y1)`` in axes fraction of a ``width`` x ``height`` box in ``corner``."""
-    x0 = 0.0 if corner.endswith("left") else 1.0 - width
-    y0 = 0.0 if corner.startswith("lower") else 1.0 - height
-    return x0, y0, x0 + width, y0 + height
 
 
-def corner_ink(axes: Axes, width: float, height: float) -> dict[str, float]:
-    """How much is drawn in each corner of the axes: mean darkness, 0 (white) to 1 (black).
-
-    Renders the figure as it is and reads the pixels of a ``width`` x
-    ``height`` box (axes fraction) in each corner. Pale fills count little,
-    lines, points and labels much.
-
-    Parameters
-    ----------
-    axes : matplotlib.axes.Axes
-        The map axes, with everything but the scale bar, north arrow and inset drawn.
-    width, height : float
-        Size of the box, in axes fraction.
-
-    Returns
-    -------
-    dict of str to float
-        Darkness by corner (``lower left``, ``lower right``, ``upper left``,
-        ``upper right``).
-    """
-    from matplotlib.transforms import Bbox
-
-    figure = axes.figure
-    figure.canvas.draw()
-    pixels = np.asarray(figure.canvas.buffer_rgba())[..., :3]
-    rows = pixels.shape[0]
-    ink = {}
-    for corner in _CORNERS:
-        box = Bbox.from_extents(*_corner_box(corner, width, height)).transformed(axes.transAxes)
-        top, bottom = int(rows - box.y1), int(math.ceil(rows - box.y0))
-        part = pixels[max(top, 0):bottom, max(int(box.x0), 0):int(math.ceil(box.x1))]
-        ink[corner] = float(1 - part.mean() / 255) if part.size else 1.0
-    return ink
 
 
-def _inset(axes: Axes, frame: _Frame, corner: str, width: float, height: float) -> None:
-    """Small map of the whole city in ``corner``, with the shown part as a red rectangle."""
-    from matplotlib.collections import PatchCollection
-    from matplotlib.patches import Rectangle
-    from shapely.plotting import patch_from_polygon
-
-    inset = axes.inset_axes(_corner_box_inside(corner, width, height), zorder=12)
-    inset.set_gid("inset")
-    inset.set_xticks([])
-    inset.set_yticks([])
-    inset.set_facecolor("white")
-    for spine in inset.spines.values():
-        spine.set_edgecolor("#616161")
-        spine.set_linewidth(0.6)
-    x0, y0, x1, y1 = frame.city
-    if frame.outline is not None:
-        patches = [patch_from_polygon(g) for g in frame.outline
-                   if g is not None and g.geom_type in ("Polygon", "MultiPolygon")]
-        inset.add_collection(PatchCollection(patches, facecolors="#eeeeee",
-                                             edgecolors="#9e9e9e", linewidths=0.3))
-    else:
-        inset.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor="#eeeeee",
-                                  edgecolor="#9e9e9e", linewidth=0.3))
-    sx0, sx1 = axes.get_xlim()
-    sy0, sy1 = axes.get_ylim()
-    inset.add_patch(Rectangle((sx0, sy0), sx1 - sx0, sy1 - sy0, facecolor="none",
-                              edgecolor="#c62828", linewidth=1.2, gid="inset_extent"))
-    pad = 0.04 * max(x1 - x0, y1 - y0)
-    inset.set_xlim(x0 - pad, x1 + pad)
-    inset.set_ylim(y0 - pad, y1 + pad)
-    inset.set_aspect("equal", adjustable="datalim")
 
 
-def _corner_box_inside(corner: str, width: float, height: float) -> list[float]:
-    """``[x, y, width, height]`` of a box in ``corner``, 1.5 % in from the edges."""
-    x0, y0, _, _ = _corner_box(corner, width + 0.03, height + 0.03)
-    return [x0 + 0.015, y0 + 0.015, width, height]
 
 
-def _finish(axes: Axes, crs: pyproj.CRS, frame: _Frame) -> None:
-    """Add the scale bar and north arrow, and the inset, in the corners with least data."""
-    to_geographic = pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
-    from_geographic = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
-    size = axes.get_window_extent()  # pixels
-    points = (size.width / axes.figure.dpi * 72, size.height / axes.figure.dpi * 72)
-    # scale bar (a quarter of the width plus its frame) and north arrow: ~80 pt high
-    ink = corner_ink(axes, 0.3, min(80 / points[1], 1.0))
-    corner = min(_CORNERS, key=ink.get)
-    if frame.inset:
-        x0, y0, x1, y1 = frame.city
-        width = _INSET_WIDTH
-        height = min(0.45, width * points[0] / points[1] * (y1 - y0) / max(x1 - x0, 1e-9))
-        ink = corner_ink(axes, width + 0.03, height + 0.03)
-        # any other corner: the two fit side by side or one above the other
-        free = [c for c in _CORNERS if c != corner]
-        _inset(axes, frame, min(free, key=ink.get), width, height)
-    _north_arrow(axes, corner, to_geographic, from_geographic)
-    _scale_bar(axes, corner, to_geographic)
 
 
 def _plain(text: str) -> str:
@@ -837,7 +552,7 @@ def _cluster_map(layers: dict[str, gpd.GeoDataFrame], recipe: MapRecipe, crs: py
                   linestyle=style["linestyle"], zorder=zorder, gid=f"layer:{name}")
     if "districts" in names:
         _labels(axes, projected["districts"], styles["districts"], lang)
-    _finish(axes, crs, frame)
+    add_furniture(axes, crs, frame)
     return figure
 
 
@@ -878,5 +593,5 @@ def _coagglomeration_map(
                   linewidth=style["linewidth"], linestyle=style["linestyle"], zorder=3,
                   gid="layer:districts")
         _labels(axes, outlines, districts, lang)
-    _finish(axes, crs, frame)
+    add_furniture(axes, crs, frame)
     return figure

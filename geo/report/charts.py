@@ -1,6 +1,6 @@
 """The report's charts, drawn from its tables (PNG bytes, for HTML, Word and the folder).
 
-Chinese text needs a CJK font (:func:`geo.maps.static.find_cjk_font`); without
+Chinese text needs a CJK font (:func:`geo.maps.fonts.find_cjk_font`); without
 one the charts are drawn in English rather than with empty boxes, as the static
 maps are, and zones are labelled by their English names (:func:`zone_names`).
 """
@@ -42,7 +42,7 @@ class Chart:
 
 def chart_language(lang: str) -> tuple[str, list[str]]:
     """Language the charts can be drawn in, and the font families for it."""
-    from geo.maps.static import find_cjk_font
+    from geo.maps.fonts import find_cjk_font
 
     cjk = find_cjk_font()
     if lang == "zh" and cjk is None:
