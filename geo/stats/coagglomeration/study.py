@@ -187,7 +187,9 @@ class _Composition:
 class StudyPlan:
     """A prepared Kd, cross-L or M study whose labellings can be computed in blocks.
 
-    :func:`kd_plan`, :func:`cross_l_plan` and :func:`m_plan` check the
+    :func:`~geo.stats.coagglomeration.kd_plan`,
+    :func:`~geo.stats.coagglomeration.cross_l_plan` and
+    :func:`~geo.stats.coagglomeration.m_plan` check the
     inputs and do everything that does not depend on the labellings (types,
     pairs, bandwidths, bins, boundary distances). :func:`study_block` then
     computes the curves of any range of labellings, in any process or on any
